@@ -1,0 +1,168 @@
+"""JVM artifacts: every version pinned here, fetched once by Maven into the cache.
+
+Nothing downloaded is committed. Each artifact set is unpacked into its own
+versioned folder under `cache_dir` and marked complete only after the whole
+set arrived, so an interrupted download is simply retried.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from catalog.errors import ArtifactError
+
+# One place for every JVM version the project runs or links against.
+ICEBERG_VERSION = "1.11.0"
+TRINO_VERSION = "476"
+SPARK_SCALA_SUFFIX = "4.1_2.13"  # pyspark 4.1.x is built for Scala 2.13
+JETTY_VERSION = "12.1.14"  # what iceberg-open-api 1.11 test fixtures compile against
+HADOOP_VERSION = "3.4.2"
+SQLITE_JDBC_VERSION = "3.50.3.0"
+POSTGRES_JDBC_VERSION = "42.7.8"
+SLF4J_VERSION = "2.0.17"
+
+# Spark resolves these itself (Ivy, from Maven Central) through spark.jars.packages.
+SPARK_PACKAGES = (f"org.apache.iceberg:iceberg-spark-runtime-{SPARK_SCALA_SUFFIX}:{ICEBERG_VERSION}",)
+
+# Trino plugins unpacked into plugin/<name>; the core tarball has none of the connectors.
+TRINO_PLUGINS = ("iceberg",)
+
+# The reference REST catalog server and what it needs at run time. The test
+# fixtures jar declares no dependencies of its own, so they are listed here.
+# hadoop-client-api/runtime are Hadoop's shaded jars: HadoopFileIO writes the
+# table metadata to the local warehouse without pulling in Hadoop's Jetty 9.
+REST_CATALOG_DEPENDENCIES = (
+    ("org.apache.iceberg", "iceberg-open-api", ICEBERG_VERSION, "test-fixtures"),
+    ("org.apache.iceberg", "iceberg-core", ICEBERG_VERSION, None),
+    ("org.apache.iceberg", "iceberg-core", ICEBERG_VERSION, "tests"),
+    ("org.eclipse.jetty.ee10", "jetty-ee10-servlet", JETTY_VERSION, None),
+    ("org.eclipse.jetty.compression", "jetty-compression-gzip", JETTY_VERSION, None),
+    ("org.eclipse.jetty.compression", "jetty-compression-server", JETTY_VERSION, None),
+    ("org.xerial", "sqlite-jdbc", SQLITE_JDBC_VERSION, None),
+    ("org.postgresql", "postgresql", POSTGRES_JDBC_VERSION, None),
+    ("org.slf4j", "slf4j-simple", SLF4J_VERSION, None),
+    ("org.apache.hadoop", "hadoop-client-api", HADOOP_VERSION, None),
+    ("org.apache.hadoop", "hadoop-client-runtime", HADOOP_VERSION, None),
+    ("commons-logging", "commons-logging", "1.3.5", None),
+)
+
+_COMPLETE_MARKER = ".complete"
+_NO_MAVEN = "Maven ('mvn') is not installed: run 'apt-get install maven' (it fetches the JVM artifacts)"
+
+
+def rest_catalog_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"iceberg-rest-catalog-{ICEBERG_VERSION}"
+
+
+def trino_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"trino-server-{TRINO_VERSION}"
+
+
+def is_cached(folder: Path) -> bool:
+    return (folder / _COMPLETE_MARKER).is_file()
+
+
+def ensure_rest_catalog(cache_dir: Path) -> Path:
+    """The folder of jars that runs `RESTCatalogServer`, fetched on first use."""
+    target = rest_catalog_dir(cache_dir)
+    if is_cached(target):
+        return target / "lib"
+    with _staging(target) as staging:
+        (staging / "pom.xml").write_text(_rest_catalog_pom())
+        _mvn(["dependency:copy-dependencies", "-DoutputDirectory=lib"], cwd=staging, what="the Iceberg REST catalog")
+    return target / "lib"
+
+
+def ensure_trino(cache_dir: Path) -> Path:
+    """An unpacked Trino server with its plugins, fetched on first use."""
+    target = trino_dir(cache_dir)
+    if is_cached(target):
+        return target
+    with _staging(target) as staging:
+        downloads = staging / "downloads"
+        coordinates = [f"io.trino:trino-server-core:{TRINO_VERSION}:tar.gz"]
+        coordinates += [f"io.trino:trino-{plugin}:{TRINO_VERSION}:zip" for plugin in TRINO_PLUGINS]
+        for coordinate in coordinates:
+            _mvn(
+                ["dependency:copy", f"-Dartifact={coordinate}", f"-DoutputDirectory={downloads}"],
+                cwd=staging,
+                what=coordinate,
+            )
+        with tarfile.open(downloads / f"trino-server-core-{TRINO_VERSION}.tar.gz") as tar:
+            tar.extractall(staging, filter="tar")
+        server = staging / f"trino-server-core-{TRINO_VERSION}"
+        for plugin in TRINO_PLUGINS:
+            with zipfile.ZipFile(downloads / f"trino-{plugin}-{TRINO_VERSION}.zip") as archive:
+                archive.extractall(server / "plugin")
+            (server / "plugin" / f"trino-{plugin}-{TRINO_VERSION}").rename(server / "plugin" / plugin)
+        # The launcher is a Go binary; zip/tar extraction keeps the mode, but be sure.
+        for launcher in (server / "bin").rglob("launcher"):
+            launcher.chmod(0o755)
+        for child in server.iterdir():
+            child.rename(staging / child.name)
+        server.rmdir()
+        shutil.rmtree(downloads)
+    return target
+
+
+class _staging:
+    """Build an artifact folder next to its final place and swap it in whole."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        (self.tmp / _COMPLETE_MARKER).write_text("")
+        shutil.rmtree(self.target, ignore_errors=True)
+        self.tmp.rename(self.target)
+
+
+def _mvn(args: list[str], *, cwd: Path, what: str) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ArtifactError(_NO_MAVEN)
+    result = subprocess.run([mvn, "-q", "-B", *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+        raise ArtifactError(
+            f"could not fetch {what} from Maven Central ({tail}): the first run needs network access "
+            "to Maven Central, or a proxy in ~/.m2/settings.xml"
+        )
+
+
+def _rest_catalog_pom() -> str:
+    dependencies = "\n".join(
+        "    <dependency>"
+        f"<groupId>{escape(group)}</groupId><artifactId>{escape(artifact)}</artifactId>"
+        f"<version>{escape(version)}</version>"
+        + (f"<classifier>{escape(classifier)}</classifier>" if classifier else "")
+        + "</dependency>"
+        for group, artifact, version, classifier in REST_CATALOG_DEPENDENCIES
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- Rendered by catalog/artifacts.py: only used to resolve the REST catalog's jars. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>lakehouse.local</groupId>
+  <artifactId>iceberg-rest-catalog</artifactId>
+  <version>{ICEBERG_VERSION}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{dependencies}
+  </dependencies>
+</project>
+"""

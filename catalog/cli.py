@@ -1,0 +1,140 @@
+"""`lakehouse`: the one console script. Commands unpack options and call the library."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from catalog import engine_config, round_trip, services
+from catalog.errors import LakehouseError
+from catalog.settings import LakehouseSettings, load_settings
+
+app = typer.Typer(help="A multi-engine lakehouse: Spark + Iceberg REST catalog + Trino + dbt.", no_args_is_help=True)
+config_app = typer.Typer(help="Render the engines' configuration from the settings.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(command: F) -> F:
+    """The one error handler: a known error is one red line, a traceback only with --debug."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LakehouseError as exc:
+            if _state["debug"]:
+                raise
+            if exc.details:
+                err_console.print(exc.details, style="dim", markup=False, highlight=False)
+            err_console.print(f"error: {exc}", style="bold red", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _settings() -> LakehouseSettings:
+    return load_settings()
+
+
+def _reporter(status: Any) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        status.update(message)
+        console.log(message)
+
+    return report
+
+
+@app.command()
+@handles_errors
+def up() -> None:
+    """Start the REST catalog and Trino (idempotent); downloads artifacts on first run."""
+    settings = _settings()
+    with console.status("starting services") as status:
+        started = services.up(settings, _reporter(status))
+    _print_status(started)
+
+
+@app.command()
+@handles_errors
+def down() -> None:
+    """Stop the services that `up` started (by recorded pid)."""
+    settings = _settings()
+    stopped = services.down(settings, console.log)
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@app.command()
+@handles_errors
+def status() -> None:
+    """Show each service, its URL and its health."""
+    statuses = services.status(_settings())
+    _print_status(statuses)
+    if any(s.state != "running" for s in statuses):
+        raise typer.Exit(3)
+
+
+@app.command()
+@handles_errors
+def demo() -> None:
+    """Start everything and run a Spark -> Trino -> PyIceberg round trip."""
+    settings = _settings()
+    with console.status("starting services") as status:
+        services.up(settings, _reporter(status))
+        status.update("round trip: Spark writes, Trino and PyIceberg read")
+        result = round_trip.run(settings, report=_reporter(status))
+    console.print(result.summary())
+    console.print(
+        "\nQuery it yourself:\n"
+        f"  Python : from catalog.trino_connection import trino_connection\n"
+        f"  JDBC   : jdbc:trino://{settings.trino.host}:{settings.trino.port}/{settings.catalog.name}?user={settings.trino.user}\n"
+        f"  PyIceberg CLI: PYICEBERG_HOME={settings.config_dir} pyiceberg --catalog {settings.catalog.name} list"
+    )
+
+
+@config_app.command("local")
+@handles_errors
+def config_local() -> None:
+    """Write Spark, Trino, PyIceberg and dbt configuration under <home>/config."""
+    for path in engine_config.write_local_config(_settings()):
+        console.print(str(path))
+
+
+@config_app.command("docker")
+@handles_errors
+def config_docker(
+    out: Annotated[Path, typer.Option(help="Folder to write the compose stack into.")] = Path("docker"),
+) -> None:
+    """Render docker/docker-compose.yml and the configs it mounts."""
+    files = engine_config.docker_files(_settings())
+    for path in engine_config.write_files({out / name: content for name, content in files.items()}):
+        console.print(str(path))
+
+
+def _print_status(statuses: list[services.ServiceStatus]) -> None:
+    table = Table("service", "url", "pid", "health")
+    colours = {"running": "green", "unhealthy": "yellow", "stopped": "red"}
+    for s in statuses:
+        table.add_row(s.name, s.url, str(s.pid or "-"), f"[{colours[s.state]}]{s.state}[/]")
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

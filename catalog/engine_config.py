@@ -1,0 +1,299 @@
+"""Render the one settings object into every engine's configuration.
+
+Each function is pure (settings in, text or dict out). `write_local_config`
+writes the files the local processes and clients read; `docker_files` renders
+the same configuration for docker-compose, where only host names and paths
+differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from catalog import artifacts
+from catalog.settings import LakehouseSettings
+
+# Where the shared warehouse is mounted inside every container: file paths in
+# Iceberg metadata are absolute, so all engines must see the same path.
+DOCKER_WAREHOUSE = "/warehouse"
+DOCKER_REST_HOST = "rest"
+DOCKER_TRINO_HOST = "trino"
+DOCKER_REST_IMAGE = f"apache/iceberg-rest-fixture:{artifacts.ICEBERG_VERSION}"
+DOCKER_TRINO_IMAGE = f"trinodb/trino:{artifacts.TRINO_VERSION}"
+DOCKER_SPARK_IMAGE = "apache/spark:4.1.1-scala2.13-java17-python3-ubuntu"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How one deployment's clients reach the services and the warehouse."""
+
+    catalog_uri: str
+    trino_host: str
+    trino_port: int
+    warehouse_uri: str
+
+
+def local_endpoints(settings: LakehouseSettings) -> Endpoints:
+    return Endpoints(
+        catalog_uri=settings.catalog.uri,
+        trino_host=settings.trino.host,
+        trino_port=settings.trino.port,
+        warehouse_uri=settings.warehouse_uri,
+    )
+
+
+def docker_endpoints(settings: LakehouseSettings) -> Endpoints:
+    return Endpoints(
+        catalog_uri=f"http://{DOCKER_REST_HOST}:{settings.catalog.port}",
+        trino_host=DOCKER_TRINO_HOST,
+        trino_port=settings.trino.port,
+        warehouse_uri=f"file://{DOCKER_WAREHOUSE}",
+    )
+
+
+# --- Spark -----------------------------------------------------------------
+
+
+def spark_conf(settings: LakehouseSettings, endpoints: Endpoints, *, ivy_dir: Path | None = None) -> dict[str, str]:
+    name = settings.catalog.name
+    prefix = f"spark.sql.catalog.{name}"
+    conf = {
+        "spark.master": settings.spark.master,
+        "spark.driver.memory": settings.spark.driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.jars.packages": ",".join(artifacts.SPARK_PACKAGES),
+        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        prefix: "org.apache.iceberg.spark.SparkCatalog",
+        f"{prefix}.type": "rest",
+        f"{prefix}.uri": endpoints.catalog_uri,
+        f"{prefix}.warehouse": endpoints.warehouse_uri,
+        # Trino 476 reads v3 tables only partially; keep every engine on v2.
+        f"{prefix}.table-default.format-version": "2",
+        "spark.sql.defaultCatalog": name,
+        # Timestamps are instants; rendering them in the machine's zone would make
+        # the same row print differently in Spark and Trino.
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if ivy_dir is not None:
+        conf["spark.jars.ivy"] = str(ivy_dir)
+    conf.update(settings.spark.extra_conf)
+    return conf
+
+
+def spark_defaults_conf(conf: dict[str, str]) -> str:
+    return "".join(f"{key} {value}\n" for key, value in sorted(conf.items()))
+
+
+# --- Iceberg REST catalog --------------------------------------------------
+
+
+def rest_catalog_env(settings: LakehouseSettings, *, warehouse_uri: str, sqlite_path: str) -> dict[str, str]:
+    """The `CATALOG_*` variables `RESTCatalogServer` reads (`CATALOG_A__B` is `a.b`)."""
+    catalog = settings.catalog
+    if catalog.backend == "postgresql":
+        assert catalog.postgres_url is not None
+        jdbc = {
+            "CATALOG_URI": catalog.postgres_url,
+            "CATALOG_JDBC_USER": catalog.postgres_user,
+            "CATALOG_JDBC_PASSWORD": catalog.postgres_password.get_secret_value(),
+        }
+    else:
+        # WAL lets readers (Trino, Spark, PyIceberg via REST) proceed during a commit.
+        jdbc = {
+            "CATALOG_URI": f"jdbc:sqlite:{sqlite_path}?journal_mode=WAL&busy_timeout=10000",
+            "CATALOG_JDBC_USER": "",
+            "CATALOG_JDBC_PASSWORD": "",
+        }
+    return {
+        **jdbc,
+        "CATALOG_WAREHOUSE": warehouse_uri,
+        "CATALOG_REST_PORT": str(catalog.port),
+        "CATALOG_CATALOG_NAME": catalog.name,
+    }
+
+
+# --- Trino -----------------------------------------------------------------
+
+
+def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: str) -> dict[str, str]:
+    """Trino's `etc/` folder: file name -> content."""
+    trino = settings.trino
+    return {
+        "node.properties": _properties(
+            {"node.environment": "lakehouse", "node.id": "lakehouse-coordinator", "node.data-dir": data_dir}
+        ),
+        "jvm.config": "\n".join(
+            [
+                "-server",
+                f"-Xmx{trino.heap}",
+                "-XX:InitialRAMPercentage=10",
+                "-XX:+UseG1GC",
+                "-XX:G1HeapRegionSize=32M",
+                "-XX:+ExplicitGCInvokesConcurrent",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-XX:-OmitStackTraceInFastThrow",
+                "-XX:ReservedCodeCacheSize=256M",
+                "-XX:PerMethodRecompilationCutoff=10000",
+                "-XX:PerBytecodeRecompilationCutoff=10000",
+                "-Djdk.attach.allowAttachSelf=true",
+                "-Djdk.nio.maxCachedBufferSize=2000000",
+                "-Dfile.encoding=UTF-8",
+                "-XX:+EnableDynamicAgentLoading",
+            ]
+        )
+        + "\n",
+        "config.properties": _properties(
+            {
+                "coordinator": "true",
+                "node-scheduler.include-coordinator": "true",
+                "http-server.http.port": str(endpoints.trino_port),
+                "discovery.uri": f"http://{endpoints.trino_host}:{endpoints.trino_port}",
+                "query.max-memory": trino.query_max_memory_per_node,
+                "query.max-memory-per-node": trino.query_max_memory_per_node,
+                "task.concurrency": str(trino.task_concurrency),
+            }
+        ),
+        "log.properties": _properties({"io.trino": "INFO"}),
+        f"catalog/{settings.catalog.name}.properties": _properties(
+            {
+                "connector.name": "iceberg",
+                "iceberg.catalog.type": "rest",
+                "iceberg.rest-catalog.uri": endpoints.catalog_uri,
+                # Native local file system: reads the file:/ and file:/// locations
+                # Spark and PyIceberg write, with no S3 server in between.
+                "fs.native-local.enabled": "true",
+                "local.location": "/",
+                "iceberg.file-format": "PARQUET",
+            }
+        ),
+    }
+
+
+def _properties(values: dict[str, str]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+# --- PyIceberg -------------------------------------------------------------
+
+
+def pyiceberg_properties(settings: LakehouseSettings, endpoints: Endpoints) -> dict[str, str]:
+    return {"type": "rest", "uri": endpoints.catalog_uri, "warehouse": endpoints.warehouse_uri}
+
+
+def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints) -> str:
+    return yaml.safe_dump({"catalog": {settings.catalog.name: pyiceberg_properties(settings, endpoints)}}, sort_keys=False)
+
+
+# --- dbt -------------------------------------------------------------------
+
+DBT_PROFILE = "lakehouse"
+
+
+def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints) -> str:
+    output = {
+        "type": "trino",
+        "method": "none",
+        "user": settings.trino.user,
+        "host": endpoints.trino_host,
+        "port": endpoints.trino_port,
+        "database": settings.catalog.name,
+        "schema": "gold",
+        "threads": 2,
+        "http_scheme": "http",
+    }
+    return yaml.safe_dump({DBT_PROFILE: {"target": "local", "outputs": {"local": output}}}, sort_keys=False)
+
+
+# --- Writing ---------------------------------------------------------------
+
+
+def local_config_files(settings: LakehouseSettings) -> dict[Path, str]:
+    """Every config file the local stack reads, keyed by absolute path."""
+    endpoints = local_endpoints(settings)
+    config = settings.config_dir
+    files: dict[Path, str] = {
+        config / "spark-defaults.conf": spark_defaults_conf(spark_conf(settings, endpoints)),
+        config / ".pyiceberg.yaml": pyiceberg_yaml(settings, endpoints),
+        config / "dbt" / "profiles.yml": dbt_profiles(settings, endpoints),
+    }
+    trino_data = str(settings.data_dir / "trino")
+    for name, content in trino_etc(settings, endpoints, data_dir=trino_data).items():
+        files[config / "trino" / "etc" / name] = content
+    return files
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    written = []
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+        written.append(path)
+    return written
+
+
+def write_local_config(settings: LakehouseSettings) -> list[Path]:
+    return write_files(local_config_files(settings))
+
+
+def docker_files(settings: LakehouseSettings) -> dict[str, str]:
+    """The committed docker/ folder: compose file plus the configs it mounts."""
+    endpoints = docker_endpoints(settings)
+    name = settings.catalog.name
+    files: dict[str, str] = {
+        "spark/spark-defaults.conf": spark_defaults_conf(spark_conf(settings, endpoints, ivy_dir=Path("/tmp/ivy"))),
+        "pyiceberg/.pyiceberg.yaml": pyiceberg_yaml(settings, endpoints),
+        "dbt/profiles.yml": dbt_profiles(settings, endpoints),
+    }
+    for file_name, content in trino_etc(settings, endpoints, data_dir="/data/trino").items():
+        files[f"trino/etc/{file_name}"] = content
+    rest_env = rest_catalog_env(settings, warehouse_uri=endpoints.warehouse_uri, sqlite_path="/catalog/catalog.db")
+    files["rest.env"] = "".join(f"{key}={value}\n" for key, value in rest_env.items())
+    files["docker-compose.yml"] = _compose_file(settings, name)
+    return files
+
+
+def _compose_file(settings: LakehouseSettings, catalog_name: str) -> str:
+    warehouse = f"warehouse:{DOCKER_WAREHOUSE}"
+    compose = {
+        "name": "lakehouse",
+        "services": {
+            DOCKER_REST_HOST: {
+                "image": DOCKER_REST_IMAGE,
+                "env_file": ["rest.env"],
+                "ports": [f"{settings.catalog.port}:{settings.catalog.port}"],
+                # One writer identity for the shared warehouse volume.
+                "user": "0:0",
+                "volumes": [warehouse, "catalog:/catalog"],
+                "healthcheck": {
+                    "test": ["CMD-SHELL", f"curl -fs http://localhost:{settings.catalog.port}/v1/config || exit 1"],
+                    "interval": "5s",
+                    "retries": 30,
+                },
+            },
+            DOCKER_TRINO_HOST: {
+                "image": DOCKER_TRINO_IMAGE,
+                "ports": [f"{settings.trino.port}:{settings.trino.port}"],
+                "user": "0:0",
+                "volumes": [warehouse, "./trino/etc:/etc/trino:ro"],
+                "depends_on": {DOCKER_REST_HOST: {"condition": "service_healthy"}},
+            },
+            "spark": {
+                "image": DOCKER_SPARK_IMAGE,
+                "user": "0:0",
+                "command": ["/opt/spark/bin/spark-sql", "--conf", f"spark.sql.defaultCatalog={catalog_name}"],
+                "stdin_open": True,
+                "tty": True,
+                "volumes": [warehouse, "./spark/spark-defaults.conf:/opt/spark/conf/spark-defaults.conf:ro"],
+                "depends_on": {DOCKER_REST_HOST: {"condition": "service_healthy"}},
+            },
+        },
+        "volumes": {"warehouse": {}, "catalog": {}},
+    }
+    header = "# Rendered by `lakehouse config docker` from the settings; edit the settings, not this file.\n"
+    return header + yaml.safe_dump(compose, sort_keys=False)

@@ -1,0 +1,330 @@
+"""The local services, run as plain processes: no Docker engine needed.
+
+`up` is idempotent: a service whose recorded process is alive and healthy is
+left alone. `down` stops only processes this module started, identified by the
+pid *and* start time recorded at launch, so a recycled pid is never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from catalog import artifacts, engine_config
+from catalog.errors import ConfigError, ServiceError
+from catalog.settings import LakehouseSettings
+
+Report = Callable[[str], None]
+
+LOG_TAIL_LINES = 25
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    host: str
+    port: int
+    port_setting: str  # the env var that moves it, for error messages
+    url: str  # what clients connect to
+    health_url: str
+    is_healthy: Callable[[bytes], bool]
+    java_home: Path
+    java_major: int  # minimum major version
+    java_setting: str
+    cache_folder: Callable[[Path], Path]  # cache dir -> this service's artifact folder
+    fetch: Callable[[Path], Path]  # downloads into the cache, returns the install folder
+    command: Callable[[Path], list[str]]  # install folder -> argv
+    env: dict[str, str]
+    log_file: Path
+    record_file: Path
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    url: str
+    pid: int | None
+    state: str  # running | unhealthy | stopped
+
+
+def _rest_catalog(settings: LakehouseSettings) -> Service:
+    catalog = settings.catalog
+    sqlite_path = settings.data_dir / "catalog" / "catalog.db"
+    env = engine_config.rest_catalog_env(
+        settings, warehouse_uri=settings.warehouse_uri, sqlite_path=str(sqlite_path)
+    )
+    java = settings.java.jdk17_home / "bin" / "java"
+    return Service(
+        name="rest-catalog",
+        host=catalog.host,
+        port=catalog.port,
+        port_setting="LAKEHOUSE_CATALOG__PORT",
+        url=catalog.uri,
+        health_url=f"{catalog.uri}/v1/config",
+        is_healthy=lambda body: b"endpoints" in body or b"defaults" in body,
+        java_home=settings.java.jdk17_home,
+        java_major=17,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=artifacts.rest_catalog_dir,
+        fetch=artifacts.ensure_rest_catalog,
+        command=lambda lib: [
+            str(java),
+            f"-Xmx{catalog.heap}",
+            "-cp",
+            f"{lib}/*",
+            "org.apache.iceberg.rest.RESTCatalogServer",
+        ],
+        env=env,
+        log_file=settings.run_dir / "rest-catalog.log",
+        record_file=settings.run_dir / "rest-catalog.json",
+    )
+
+
+def _trino(settings: LakehouseSettings) -> Service:
+    trino = settings.trino
+    etc = settings.config_dir / "trino" / "etc"
+    url = f"http://{trino.host}:{trino.port}"
+    return Service(
+        name="trino",
+        host=trino.host,
+        port=trino.port,
+        port_setting="LAKEHOUSE_TRINO__PORT",
+        url=url,
+        health_url=f"{url}/v1/info",
+        is_healthy=lambda body: json.loads(body).get("starting") is False,
+        java_home=settings.java.jdk25_home,
+        java_major=24,
+        java_setting="LAKEHOUSE_JAVA__JDK25_HOME",
+        cache_folder=artifacts.trino_dir,
+        fetch=artifacts.ensure_trino,
+        # `launcher run` stays in the foreground, so the recorded pid is Trino's.
+        command=lambda server: [
+            str(server / "bin" / "launcher"),
+            "run",
+            f"--etc-dir={etc}",
+            f"--data-dir={settings.data_dir / 'trino'}",
+        ],
+        env={
+            "JAVA_HOME": str(settings.java.jdk25_home),
+            "PATH": f"{settings.java.jdk25_home / 'bin'}:{os.environ.get('PATH', '')}",
+        },
+        log_file=settings.run_dir / "trino.log",
+        record_file=settings.run_dir / "trino.json",
+    )
+
+
+# Start order: Trino's Iceberg catalog needs the REST catalog.
+SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
+    "rest-catalog": _rest_catalog,
+    "trino": _trino,
+}
+
+
+def services(settings: LakehouseSettings) -> list[Service]:
+    return [factory(settings) for factory in SERVICES.values()]
+
+
+# --- Commands --------------------------------------------------------------
+
+
+def up(settings: LakehouseSettings, report: Report = lambda _: None) -> list[ServiceStatus]:
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
+    engine_config.write_local_config(settings)
+    started = []
+    for service in services(settings):
+        process = _recorded_process(service)
+        if process is not None and _probe(service):
+            report(f"{service.name} already running (pid {process.pid})")
+        else:
+            if process is None:
+                process = _start(settings, service, report)
+            report(f"waiting for {service.name} at {service.health_url}")
+            _wait_healthy(service, process, settings.startup_timeout)
+            report(f"{service.name} is up at {service.url}")
+        started.append(ServiceStatus(service.name, service.url, process.pid, "running"))
+    return started
+
+
+def down(settings: LakehouseSettings, report: Report = lambda _: None) -> list[str]:
+    stopped = []
+    for service in reversed(services(settings)):
+        process = _recorded_process(service)
+        if process is not None:
+            report(f"stopping {service.name} (pid {process.pid})")
+            _stop(process)
+            stopped.append(service.name)
+        service.record_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(settings: LakehouseSettings) -> list[ServiceStatus]:
+    result = []
+    for service in services(settings):
+        process = _recorded_process(service)
+        if process is None:
+            state, pid = "stopped", None
+        else:
+            state, pid = ("running" if _probe(service) else "unhealthy"), process.pid
+        result.append(ServiceStatus(service.name, service.url, pid, state))
+    return result
+
+
+# --- Process handling --------------------------------------------------------
+
+
+def _start(settings: LakehouseSettings, service: Service, report: Report) -> psutil.Process:
+    _check_java(service)
+    _check_port_free(service)
+    if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
+        report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
+    install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
+    report(f"starting {service.name}")
+    with service.log_file.open("ab") as log:
+        popen = subprocess.Popen(
+            service.command(install),
+            env={**os.environ, **service.env},
+            cwd=settings.home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Own process group: `down` signals the whole group, and Ctrl-C in the
+            # shell that ran `up` does not take the services with it.
+            start_new_session=True,
+        )
+    process = psutil.Process(popen.pid)
+    service.record_file.write_text(
+        json.dumps({"pid": process.pid, "create_time": process.create_time(), "command": service.command(install)})
+    )
+    return process
+
+
+def _recorded_process(service: Service) -> psutil.Process | None:
+    """The live process this module started for `service`, if any."""
+    try:
+        record = json.loads(service.record_file.read_text())
+        process = psutil.Process(record["pid"])
+        if process.create_time() != record["create_time"] or process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, psutil.Error):
+        return None
+
+
+def _stop(process: psutil.Process) -> None:
+    try:
+        group = os.getpgid(process.pid)
+        members = [process, *process.children(recursive=True)]
+        os.killpg(group, signal.SIGTERM)
+        _, alive = psutil.wait_procs(members, timeout=STOP_TIMEOUT_SECONDS)
+        for leftover in alive:
+            leftover.kill()
+        psutil.wait_procs(alive, timeout=5)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        pass
+
+
+def _probe(service: Service) -> bool:
+    try:
+        with urllib.request.urlopen(service.health_url, timeout=2) as response:
+            return response.status == 200 and service.is_healthy(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _wait_healthy(service: Service, process: psutil.Process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _probe(service):
+            return
+        if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+            service.record_file.unlink(missing_ok=True)
+            raise ServiceError(
+                f"{service.name} exited during start-up: see the log above and {service.log_file}",
+                details=_log_tail(service.log_file),
+            )
+        time.sleep(0.5)
+    raise ServiceError(
+        f"{service.name} was not healthy at {service.health_url} after {timeout:.0f}s: "
+        f"see {service.log_file}, or raise LAKEHOUSE_STARTUP_TIMEOUT",
+        details=_log_tail(service.log_file),
+    )
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+# --- Preflight ---------------------------------------------------------------
+
+_RELEASE_VERSION = re.compile(r'^JAVA_VERSION="(\d+)', re.MULTILINE)
+
+
+def java_major_version(java_home: Path) -> int | None:
+    """The JDK's major version from its `release` file, or None if it is not a JDK."""
+    try:
+        match = _RELEASE_VERSION.search((java_home / "release").read_text())
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
+
+
+def _check_java(service: Service) -> None:
+    major = java_major_version(service.java_home)
+    if major is None or not (service.java_home / "bin" / "java").is_file():
+        raise ConfigError(
+            f"{service.name} needs Java {service.java_major}+ but there is no JDK at {service.java_home}: "
+            f"install one (ls /usr/lib/jvm) and set {service.java_setting}"
+        )
+    # The REST catalog is pinned to 17..22: Hadoop's FileSystem breaks on 23+.
+    too_new = service.java_major == 17 and major >= 23
+    if major < service.java_major or too_new:
+        wanted = "17 to 22" if service.java_major == 17 else f"{service.java_major}+"
+        raise ConfigError(
+            f"{service.name} needs Java {wanted} but {service.java_home} is Java {major}: "
+            f"set {service.java_setting} to a matching JDK (ls /usr/lib/jvm)"
+        )
+
+
+def _check_port_free(service: Service) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", service.port))
+            return
+        except OSError:
+            pass
+    owner = _port_owner(service.port)
+    raise ServiceError(
+        f"port {service.port} for {service.name} is already in use{owner}: "
+        f"stop that process or set {service.port_setting} to a free port"
+    )
+
+
+def _port_owner(port: int) -> str:
+    try:
+        for connection in psutil.net_connections(kind="tcp"):
+            if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
+                if connection.pid:
+                    return f" by pid {connection.pid} ({psutil.Process(connection.pid).name()})"
+    except (psutil.Error, PermissionError):
+        pass
+    return ""

@@ -1,0 +1,186 @@
+"""The one settings object.
+
+Everything configurable lives here and nowhere else: `engine_config` renders it
+into Spark conf, Trino's `etc/`, `.pyiceberg.yaml`, dbt's `profiles.yml` and
+the docker-compose environment.
+
+Sources, highest priority first:
+1. keyword arguments (tests),
+2. environment variables `LAKEHOUSE_<FIELD>`, `__` for nesting
+   (`LAKEHOUSE_TRINO__PORT=8085`),
+3. a YAML file: `$LAKEHOUSE_CONFIG`, else `./lakehouse.yaml` if present,
+4. the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from catalog.errors import ConfigError
+
+ENV_PREFIX = "LAKEHOUSE_"
+CONFIG_FILE_ENV = "LAKEHOUSE_CONFIG"
+DEFAULT_CONFIG_FILE = Path("lakehouse.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JavaSettings(_Section):
+    # The REST catalog and Spark run on 17: Hadoop's FileSystem breaks on Java 23+.
+    jdk17_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    # Trino 476 refuses to start on anything older than Java 24.
+    jdk25_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+
+
+class CatalogSettings(_Section):
+    """Apache Iceberg's reference REST catalog server, on a JDBC backend."""
+
+    # The same catalog name in every engine, so `iceberg.silver.orders` means
+    # the same table in Spark SQL, Trino and PyIceberg.
+    name: str = Field(default="iceberg", pattern=r"^[a-z][a-z0-9_]*$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8181, ge=1, le=65535)
+    heap: str = "512m"
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
+    # Only for backend=postgresql, e.g. jdbc:postgresql://127.0.0.1:5432/iceberg
+    postgres_url: str | None = None
+    postgres_user: str = "iceberg"
+    postgres_password: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> CatalogSettings:
+        if self.backend == "postgresql" and not self.postgres_url:
+            raise ValueError(
+                "catalog.backend is postgresql but catalog.postgres_url is empty: "
+                "set LAKEHOUSE_CATALOG__POSTGRES_URL=jdbc:postgresql://HOST:5432/DB"
+            )
+        return self
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class TrinoSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    user: str = "engineer"
+    # Sized for 2 cores / 24 GiB shared with a Spark driver of 4 GiB.
+    heap: str = "4G"
+    query_max_memory_per_node: str = "2GB"
+    task_concurrency: int = 2
+
+
+class SparkSettings(_Section):
+    master: str = "local[2]"
+    driver_memory: str = "4g"
+    # 200 (Spark's default) means 200 tiny tasks per shuffle on two cores.
+    shuffle_partitions: int = 4
+    # Free-form additions, applied last (e.g. {"spark.sql.adaptive.enabled": "false"}).
+    extra_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class LakehouseSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    # Runtime state: rendered configs, pids, logs, the catalog database, the warehouse.
+    home: Path = Path(".lakehouse")
+    # Downloaded JVM artifacts; defaults to <home>/cache.
+    cache_dir: Path | None = None
+    # Where table data and metadata live; defaults to <home>/warehouse.
+    warehouse_dir: Path | None = None
+    # Seconds `up` waits for each service's health endpoint.
+    startup_timeout: float = 180.0
+
+    java: JavaSettings = Field(default_factory=JavaSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    trino: TrinoSettings = Field(default_factory=TrinoSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> LakehouseSettings:
+        # Services run with other working directories: every path must be absolute.
+        self.home = self.home.expanduser().resolve()
+        self.cache_dir = (self.cache_dir or self.home / "cache").expanduser().resolve()
+        self.warehouse_dir = (self.warehouse_dir or self.home / "warehouse").expanduser().resolve()
+        return self
+
+    # Derived locations, all under `home` unless overridden above.
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def warehouse_uri(self) -> str:
+        assert self.warehouse_dir is not None
+        return self.warehouse_dir.as_uri()
+
+
+def config_file() -> Path | None:
+    """The YAML file to read, or None. An explicitly named file must exist."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_FILE_ENV}={named} does not exist: point it at a YAML settings file or unset it")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(**overrides: object) -> LakehouseSettings:
+    """Build the settings, turning validation errors into one actionable line."""
+    try:
+        return LakehouseSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Name the YAML key and the env var that would fix the first error."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    key = ".".join(loc) or "settings"
+    env_var = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting '{key}': remove it from the YAML file or unset {env_var}"
+    return f"invalid setting '{key}' ({message}): fix it in the YAML file or set {env_var}"

@@ -1,0 +1,38 @@
+"""The SparkSession factory: local Spark wired to the shared Iceberg REST catalog."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from catalog import engine_config
+from catalog.services import java_major_version
+from catalog.errors import ConfigError
+from catalog.settings import LakehouseSettings
+
+
+def spark_session(settings: LakehouseSettings, app_name: str = "lakehouse") -> SparkSession:
+    """Get or create the session; its conf is rendered from the settings.
+
+    Iceberg's Spark runtime comes through `spark.jars.packages`, resolved by
+    Spark's Ivy into the artifact cache on first use.
+    """
+    jdk = settings.java.jdk17_home
+    major = java_major_version(jdk)
+    if major is None or not 17 <= major <= 22:
+        raise ConfigError(
+            f"Spark 4.1 needs Java 17 to 22 but {jdk} is {'not a JDK' if major is None else f'Java {major}'}: "
+            "set LAKEHOUSE_JAVA__JDK17_HOME (ls /usr/lib/jvm)"
+        )
+    # PySpark launches its JVM with $JAVA_HOME; a shell's Java 25 would not do.
+    os.environ["JAVA_HOME"] = str(jdk)
+    conf = engine_config.spark_conf(
+        settings, engine_config.local_endpoints(settings), ivy_dir=settings.cache_dir / "ivy"  # type: ignore[operator]
+    )
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
