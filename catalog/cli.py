@@ -21,7 +21,7 @@ config_app = typer.Typer(help="Render the engines' configuration from the settin
 app.add_typer(config_app, name="config")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 _state = {"debug": False}
 
 F = TypeVar("F", bound=Callable[..., Any])

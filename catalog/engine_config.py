@@ -70,6 +70,9 @@ def spark_conf(settings: LakehouseSettings, endpoints: Endpoints, *, ivy_dir: Pa
         f"{prefix}.type": "rest",
         f"{prefix}.uri": endpoints.catalog_uri,
         f"{prefix}.warehouse": endpoints.warehouse_uri,
+        # Trino and PyIceberg commit to the same tables: a cached table would
+        # hide their snapshots from this session.
+        f"{prefix}.cache-enabled": "false",
         # Trino 476 reads v3 tables only partially; keep every engine on v2.
         f"{prefix}.table-default.format-version": "2",
         "spark.sql.defaultCatalog": name,
@@ -130,7 +133,7 @@ def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: st
         "jvm.config": "\n".join(
             [
                 "-server",
-                f"-Xmx{trino.heap}",
+                f"-Xmx{trino.heap_gb}G",
                 "-XX:InitialRAMPercentage=10",
                 "-XX:+UseG1GC",
                 "-XX:G1HeapRegionSize=32M",
@@ -153,8 +156,8 @@ def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: st
                 "node-scheduler.include-coordinator": "true",
                 "http-server.http.port": str(endpoints.trino_port),
                 "discovery.uri": f"http://{endpoints.trino_host}:{endpoints.trino_port}",
-                "query.max-memory": trino.query_max_memory_per_node,
-                "query.max-memory-per-node": trino.query_max_memory_per_node,
+                "query.max-memory": f"{trino.query_max_memory_mb}MB",
+                "query.max-memory-per-node": f"{trino.query_max_memory_mb}MB",
                 "task.concurrency": str(trino.task_concurrency),
             }
         ),
@@ -261,7 +264,9 @@ def docker_files(settings: LakehouseSettings) -> dict[str, str]:
 def _compose_file(settings: LakehouseSettings, catalog_name: str) -> str:
     warehouse = f"warehouse:{DOCKER_WAREHOUSE}"
     compose = {
-        "name": "lakehouse",
+        # 2.4 is the newest format Debian's docker-compose 1.29 validates that still
+        # has depends_on conditions; Compose v2 ignores the key.
+        "version": "2.4",
         "services": {
             DOCKER_REST_HOST: {
                 "image": DOCKER_REST_IMAGE,

@@ -145,9 +145,15 @@ def up(settings: LakehouseSettings, report: Report = lambda _: None) -> list[Ser
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
     engine_config.write_local_config(settings)
+    planned = [(service, _recorded_process(service)) for service in services(settings)]
+    # Check every service before starting any, so a bad setting for the last one
+    # does not leave the first one running.
+    for service, process in planned:
+        if process is None:
+            _check_java(service)
+            _check_port_free(service)
     started = []
-    for service in services(settings):
-        process = _recorded_process(service)
+    for service, process in planned:
         if process is not None and _probe(service):
             report(f"{service.name} already running (pid {process.pid})")
         else:
@@ -188,8 +194,6 @@ def status(settings: LakehouseSettings) -> list[ServiceStatus]:
 
 
 def _start(settings: LakehouseSettings, service: Service, report: Report) -> psutil.Process:
-    _check_java(service)
-    _check_port_free(service)
     if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
         report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
     install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
@@ -265,11 +269,18 @@ def _wait_healthy(service: Service, process: psutil.Process, timeout: float) -> 
     )
 
 
+_ERROR_LINE = re.compile(r"\bERROR\b|^Exception|^Error")
+
+
 def _log_tail(path: Path) -> str:
+    """The part of a log that explains a failure: from its last ERROR line, else its end."""
     try:
         lines = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return ""
+    errors = [index for index, line in enumerate(lines) if _ERROR_LINE.search(line)]
+    if errors:
+        return "\n".join(lines[errors[-1] : errors[-1] + 6])
     return "\n".join(lines[-LOG_TAIL_LINES:])
 
 

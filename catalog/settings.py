@@ -78,9 +78,13 @@ class TrinoSettings(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
     user: str = "engineer"
     # Sized for 2 cores / 24 GiB shared with a Spark driver of 4 GiB.
-    heap: str = "4G"
-    query_max_memory_per_node: str = "2GB"
+    heap_gb: int = Field(default=4, ge=2)
     task_concurrency: int = 2
+
+    @property
+    def query_max_memory_mb(self) -> int:
+        # Trino refuses to start unless query memory + its 30% heap headroom fit the heap.
+        return self.heap_gb * 1024 // 2
 
 
 class SparkSettings(_Section):

@@ -1,0 +1,114 @@
+import configparser
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from catalog import artifacts, engine_config
+from catalog.settings import load_settings
+
+REPO_DOCKER = Path(__file__).resolve().parents[2] / "docker"
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    return load_settings(home=tmp_path, catalog={"name": "lake", "port": 9181}, trino={"port": 9080})
+
+
+def _properties(text: str) -> dict[str, str]:
+    parser = configparser.ConfigParser()
+    parser.optionxform = str  # keep case
+    parser.read_string("[s]\n" + text)
+    return dict(parser["s"])
+
+
+def test_trino_catalog_points_at_the_rest_catalog_with_local_files(settings) -> None:
+    files = engine_config.trino_etc(settings, engine_config.local_endpoints(settings), data_dir="/d")
+    catalog = _properties(files["catalog/lake.properties"])
+    assert catalog["connector.name"] == "iceberg"
+    assert catalog["iceberg.catalog.type"] == "rest"
+    assert catalog["iceberg.rest-catalog.uri"] == "http://127.0.0.1:9181"
+    assert catalog["fs.native-local.enabled"] == "true"
+    config = _properties(files["config.properties"])
+    assert config["http-server.http.port"] == "9080"
+    assert "-Xmx4G" in files["jvm.config"].splitlines()
+    assert config["query.max-memory-per-node"] == "2048MB"  # half the heap: Trino needs 30% headroom
+
+
+def test_spark_conf_uses_the_same_catalog_name_and_uri(settings) -> None:
+    conf = engine_config.spark_conf(settings, engine_config.local_endpoints(settings))
+    assert conf["spark.sql.catalog.lake"] == "org.apache.iceberg.spark.SparkCatalog"
+    assert conf["spark.sql.catalog.lake.uri"] == "http://127.0.0.1:9181"
+    assert conf["spark.sql.catalog.lake.cache-enabled"] == "false"
+    assert conf["spark.sql.defaultCatalog"] == "lake"
+    assert conf["spark.jars.packages"] == "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.11.0"
+
+
+def test_spark_extra_conf_is_applied_last(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, spark={"extra_conf": {"spark.ui.enabled": "true"}})
+    assert engine_config.spark_conf(settings, engine_config.local_endpoints(settings))["spark.ui.enabled"] == "true"
+
+
+def test_pyiceberg_yaml_and_dbt_profile_parse(settings) -> None:
+    endpoints = engine_config.local_endpoints(settings)
+    pyiceberg = yaml.safe_load(engine_config.pyiceberg_yaml(settings, endpoints))
+    assert pyiceberg == {"catalog": {"lake": {"type": "rest", "uri": "http://127.0.0.1:9181", "warehouse": settings.warehouse_uri}}}
+    profile = yaml.safe_load(engine_config.dbt_profiles(settings, endpoints))["lakehouse"]["outputs"]["local"]
+    assert (profile["type"], profile["host"], profile["port"], profile["database"]) == ("trino", "127.0.0.1", 9080, "lake")
+
+
+def test_rest_catalog_env_sqlite_in_wal_mode(settings) -> None:
+    env = engine_config.rest_catalog_env(settings, warehouse_uri="file:///w", sqlite_path="/c/catalog.db")
+    assert env["CATALOG_URI"].startswith("jdbc:sqlite:/c/catalog.db?journal_mode=WAL")
+    assert env["CATALOG_WAREHOUSE"] == "file:///w"
+    assert env["CATALOG_REST_PORT"] == "9181"
+
+
+def test_rest_catalog_env_postgres(tmp_path: Path) -> None:
+    settings = load_settings(
+        home=tmp_path,
+        catalog={"backend": "postgresql", "postgres_url": "jdbc:postgresql://db:5432/ice", "postgres_password": "pw"},
+    )
+    env = engine_config.rest_catalog_env(settings, warehouse_uri="file:///w", sqlite_path="/unused")
+    assert env["CATALOG_URI"] == "jdbc:postgresql://db:5432/ice"
+    assert (env["CATALOG_JDBC_USER"], env["CATALOG_JDBC_PASSWORD"]) == ("iceberg", "pw")
+
+
+def test_local_config_files_land_under_home(settings) -> None:
+    written = engine_config.write_local_config(settings)
+    names = {path.relative_to(settings.config_dir).as_posix() for path in written}
+    assert {"spark-defaults.conf", ".pyiceberg.yaml", "dbt/profiles.yml", "trino/etc/catalog/lake.properties"} <= names
+
+
+def test_committed_docker_folder_matches_the_settings(tmp_path: Path) -> None:
+    """docker/ is rendered output: editing settings without re-rendering fails here."""
+    rendered = engine_config.docker_files(load_settings(home=tmp_path))
+    for name, content in rendered.items():
+        assert (REPO_DOCKER / name).read_text() == content, f"docker/{name} is stale: run `lakehouse config docker`"
+
+
+def test_docker_compose_file_is_valid() -> None:
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose is missing: apt-get install docker-compose (it validates the file offline)"
+    result = subprocess.run([compose, "-f", str(REPO_DOCKER / "docker-compose.yml"), "config"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services["trino"]["image"] == f"trinodb/trino:{artifacts.TRINO_VERSION}"
+    assert services["rest"]["image"] == f"apache/iceberg-rest-fixture:{artifacts.ICEBERG_VERSION}"
+    assert set(services) == {"rest", "trino", "spark"}
+
+
+def test_rest_catalog_pom_lists_every_pinned_dependency() -> None:
+    import xml.etree.ElementTree as ET
+
+    pom = ET.fromstring(artifacts._rest_catalog_pom())
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    found = {
+        (d.findtext("m:artifactId", namespaces=ns), d.findtext("m:classifier", namespaces=ns))
+        for d in pom.findall("m:dependencies/m:dependency", ns)
+    }
+    assert ("iceberg-open-api", "test-fixtures") in found
+    assert ("iceberg-core", "tests") in found
+    assert ("sqlite-jdbc", None) in found and ("postgresql", None) in found

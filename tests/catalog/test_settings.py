@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from catalog.errors import ConfigError
+from catalog.settings import load_settings
+
+
+def test_defaults_are_absolute_and_derived_from_home(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path / "h")
+    assert settings.home == tmp_path / "h"
+    assert settings.cache_dir == tmp_path / "h" / "cache"
+    assert settings.warehouse_dir == tmp_path / "h" / "warehouse"
+    assert settings.warehouse_uri == f"file://{tmp_path}/h/warehouse"
+    assert settings.catalog.uri == "http://127.0.0.1:8181"
+
+
+def test_yaml_file_then_env_then_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "lakehouse.yaml"
+    config.write_text(yaml.safe_dump({"trino": {"port": 9001, "heap": "2G"}, "catalog": {"port": 9002}}))
+    monkeypatch.setenv("LAKEHOUSE_CONFIG", str(config))
+    monkeypatch.setenv("LAKEHOUSE_TRINO__PORT", "9101")
+
+    settings = load_settings(home=tmp_path, catalog={"port": 9202})
+
+    assert settings.trino.port == 9101  # env beats YAML
+    assert settings.trino.heap == "2G"  # YAML beats defaults
+    assert settings.catalog.port == 9202  # kwargs beat YAML
+
+
+def test_invalid_value_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_TRINO__PORT", "not-a-port")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "\n" not in message
+    assert "trino.port" in message and "LAKEHOUSE_TRINO__PORT" in message
+
+
+def test_unknown_key_is_rejected_with_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "lakehouse.yaml"
+    config.write_text("trino:\n  prot: 8080\n")
+    monkeypatch.setenv("LAKEHOUSE_CONFIG", str(config))
+    with pytest.raises(ConfigError, match=r"unknown setting 'trino.prot'"):
+        load_settings()
+
+
+def test_missing_config_file_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_CONFIG", "/nonexistent/lakehouse.yaml")
+    with pytest.raises(ConfigError, match="LAKEHOUSE_CONFIG=/nonexistent/lakehouse.yaml does not exist"):
+        load_settings()
+
+
+def test_postgres_backend_requires_a_url() -> None:
+    with pytest.raises(ConfigError, match="LAKEHOUSE_CATALOG__POSTGRES_URL"):
+        load_settings(catalog={"backend": "postgresql"})

@@ -1,0 +1,63 @@
+"""Fixtures shared by every test tier.
+
+One SparkSession for the whole run (a JVM per test would dominate the suite).
+It is built by the product's own factory from test settings, so unit tests and
+integration tests exercise the same conf; unit tests simply never touch the
+Iceberg catalog, which Spark connects to lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog.settings import ENV_PREFIX, LakehouseSettings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Downloads are shared with the developer's own runs: fetched once per machine.
+SHARED_CACHE = Path(os.environ.get("LAKEHOUSE_TEST_CACHE_DIR", REPO_ROOT / ".lakehouse" / "cache"))
+# Ports apart from the defaults, so a running `lakehouse demo` does not collide with the tests.
+TEST_CATALOG_PORT = 18181
+TEST_TRINO_PORT = 18080
+
+
+@pytest.fixture(autouse=True)
+def _isolate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own LAKEHOUSE_* variables must not leak into tests."""
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
+    home = tmp_path_factory.mktemp("lakehouse-home")
+    return load_settings(
+        home=home,
+        cache_dir=SHARED_CACHE,
+        catalog={"port": TEST_CATALOG_PORT},
+        trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
+        spark={"driver_memory": "2g", "shuffle_partitions": 2},
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(test_settings: LakehouseSettings) -> Iterator:
+    from catalog.spark_session import spark_session
+
+    session = spark_session(test_settings, app_name="lakehouse-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(test_settings: LakehouseSettings) -> Iterator[LakehouseSettings]:
+    """The real REST catalog and Trino, started for this test run and stopped after it."""
+    from catalog import services
+
+    services.up(test_settings)
+    yield test_settings
+    services.down(test_settings)
