@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from sqlglot import exp
 
 from catalog import artifacts, engine_config
 from catalog.errors import ConfigError, ServiceError
@@ -40,7 +41,7 @@ class Service:
     port_setting: str  # the env var that moves it, for error messages
     url: str  # what clients connect to
     health_url: str
-    is_healthy: Callable[[bytes], bool]
+    is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
     java_home: Path
     java_major: int  # minimum major version
     java_setting: str
@@ -104,7 +105,12 @@ def _trino(settings: LakehouseSettings) -> Service:
         port_setting="LAKEHOUSE_TRINO__PORT",
         url=url,
         health_url=f"{url}/v1/info",
-        is_healthy=lambda body: json.loads(body).get("starting") is False,
+        # `starting: false` comes a moment before the coordinator has announced
+        # itself as a worker for the catalog; until then queries on it fail with
+        # NO_NODES_AVAILABLE. A scan of the catalog's information_schema proves both
+        # that and the link to the REST catalog.
+        is_healthy=lambda body: json.loads(body).get("starting") is False
+        and _trino_answers(url, _catalog_probe_sql(settings.catalog.name)),
         java_home=settings.java.jdk25_home,
         java_major=24,
         java_setting="LAKEHOUSE_JAVA__JDK25_HOME",
@@ -248,6 +254,25 @@ def _probe(service: Service) -> bool:
             return response.status == 200 and service.is_healthy(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def _catalog_probe_sql(catalog_name: str) -> str:
+    schemata = exp.table_("schemata", db="information_schema", catalog=catalog_name, quoted=True)
+    return exp.select("count(*) > 0").from_(schemata).sql(dialect="trino")
+
+
+def _trino_answers(url: str, sql: str) -> bool:
+    """True when `sql` returns one row holding `true`, over Trino's HTTP protocol."""
+    request = urllib.request.Request(
+        f"{url}/v1/statement", data=sql.encode(), headers={"X-Trino-User": "lakehouse-health"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        result = json.loads(response.read())
+    # Follow the protocol's nextUri pages until the one row arrives.
+    while "data" not in result and "nextUri" in result and "error" not in result:
+        with urllib.request.urlopen(result["nextUri"], timeout=5) as response:
+            result = json.loads(response.read())
+    return result.get("data") == [[True]]
 
 
 def _wait_healthy(service: Service, process: psutil.Process, timeout: float) -> None:
