@@ -154,6 +154,11 @@ class LakehouseSettings(BaseSettings):
         return self.home / "data"
 
     @property
+    def landing_dir(self) -> Path:
+        """Where source extracts land before Bronze picks them up."""
+        return self.home / "landing"
+
+    @property
     def warehouse_uri(self) -> str:
         assert self.warehouse_dir is not None
         return self.warehouse_dir.as_uri()

@@ -18,14 +18,14 @@ def test_defaults_are_absolute_and_derived_from_home(tmp_path: Path) -> None:
 
 def test_yaml_file_then_env_then_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "lakehouse.yaml"
-    config.write_text(yaml.safe_dump({"trino": {"port": 9001, "heap": "2G"}, "catalog": {"port": 9002}}))
+    config.write_text(yaml.safe_dump({"trino": {"port": 9001, "heap_gb": 2}, "catalog": {"port": 9002}}))
     monkeypatch.setenv("LAKEHOUSE_CONFIG", str(config))
     monkeypatch.setenv("LAKEHOUSE_TRINO__PORT", "9101")
 
     settings = load_settings(home=tmp_path, catalog={"port": 9202})
 
     assert settings.trino.port == 9101  # env beats YAML
-    assert settings.trino.heap == "2G"  # YAML beats defaults
+    assert settings.trino.heap_gb == 2  # YAML beats defaults
     assert settings.catalog.port == 9202  # kwargs beat YAML
 
 
