@@ -112,3 +112,13 @@ def test_rest_catalog_pom_lists_every_pinned_dependency() -> None:
     assert ("iceberg-open-api", "test-fixtures") in found
     assert ("iceberg-core", "tests") in found
     assert ("sqlite-jdbc", None) in found and ("postgresql", None) in found
+
+
+def test_missing_maven_is_one_line_naming_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from catalog.errors import ArtifactError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mvn anywhere
+    with pytest.raises(ArtifactError, match=r"apt-get install maven") as error:
+        artifacts.ensure_rest_catalog(tmp_path / "cache")
+    assert "\n" not in str(error.value)
+    assert not artifacts.is_cached(artifacts.rest_catalog_dir(tmp_path / "cache"))
