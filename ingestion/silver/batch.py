@@ -1,0 +1,159 @@
+"""Bronze rows of one batch -> rows Silver accepts + rows it quarantines, with reasons.
+
+Pure: DataFrames in, DataFrames out. Every Bronze row ends in exactly one of
+`accepted` or `quarantined` (read = accepted + quarantined), checked in order:
+
+1. the line could not be parsed in Bronze (`_parse_error`);
+2. a value does not cast to the contract type (`amount is not a decimal(18,2)`);
+3. the amount has no FX rate;
+4. a foreign key has no match in the referenced Silver table (orphans);
+5. a contract row check fails (nulls, ranges, accepted values).
+
+Duplicates are *accepted*: they are valid rows that collapse into one version in
+`merge_source` (latest `version_column` wins), so `accepted - merge_source rows`
+is the number of duplicates absorbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ingestion.contracts.contract import TableContract
+from ingestion.contracts.spark_row_checks import QUARANTINE_REASON, split_rows
+from ingestion.silver import fx, scd2
+from ingestion.silver.dedup import latest_per_key
+from ingestion.silver.entities import SilverEntity
+
+# Bronze metadata carried to Silver (lineage) or to the quarantine table.
+BATCH_ID = "_batch_id"
+PARSE_ERROR = "_parse_error"
+RECORD_HASH = "_record_hash"
+QUARANTINE_COLUMNS = ("_batch_id", "_source_file", "_line_number", "_raw_line", "_record_hash")
+LINEAGE_COLUMNS = ("_batch_id",)
+_CAST_ERRORS = "_cast_errors"
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    accepted: DataFrame  # contract columns + carried extras + lineage, one row per valid Bronze row
+    quarantined: DataFrame  # QUARANTINE_COLUMNS + reason
+    merge_source: DataFrame  # accepted, deduplicated: one row per key
+
+
+def prepare_batch(
+    bronze: DataFrame,
+    entity: SilverEntity,
+    contract: TableContract,
+    *,
+    fx_rates: DataFrame | None = None,
+    referenced_keys: Mapping[str, DataFrame] | None = None,
+) -> PreparedBatch:
+    """`referenced_keys`: FK column name -> one-column frame of the keys that exist."""
+    rejected: list[DataFrame] = []
+
+    unparsed = F.col(PARSE_ERROR).isNotNull()
+    rejected.append(_quarantine(bronze.where(unparsed), F.concat(F.lit("unparseable: "), F.col(PARSE_ERROR))))
+    typed = cast_to_contract(bronze.where(~unparsed), entity, contract)
+    cast_failed = F.col(_CAST_ERRORS) != ""
+    rejected.append(_quarantine(typed.where(cast_failed), F.col(_CAST_ERRORS)))
+    typed = typed.where(~cast_failed).drop(_CAST_ERRORS)
+
+    if entity.converts_to_usd:
+        if fx_rates is None:
+            raise ValueError(f"{entity.table} converts amounts to USD: pass fx_rates")
+        typed = fx.convert_to_usd(typed, fx_rates.withColumnRenamed("rate_date", "date"), business_date=_fx_date(entity))
+        no_rate = F.col(fx.MISSING_REASON).isNotNull()
+        rejected.append(_quarantine(typed.where(no_rate), F.concat(F.lit("no FX rate: "), F.col(fx.MISSING_REASON))))
+        typed = typed.where(~no_rate).drop(fx.MISSING_REASON, *entity.derived.keys() - {entity.date_column})
+
+    for foreign_key in contract.foreign_keys:
+        column = foreign_key.columns[0]
+        keys = (referenced_keys or {}).get(column)
+        if keys is None:
+            raise ValueError(f"{entity.table}.{column} references {foreign_key.references.table}: pass its keys")
+        existing = keys.select(F.col(keys.columns[0]).alias(column)).distinct()
+        has_value = F.col(column).isNotNull()
+        orphans = typed.where(has_value).join(existing, on=column, how="left_anti")
+        reason = f"orphan: {column} has no match in {foreign_key.references.table}"
+        rejected.append(_quarantine(orphans, F.lit(reason)))
+        typed = typed.where(~has_value).unionByName(typed.where(has_value).join(existing, on=column, how="left_semi"))
+
+    accepted, failed_checks = split_rows(typed, contract)
+    rejected.append(_quarantine(failed_checks, F.col(QUARANTINE_REASON)))
+
+    quarantined = rejected[0]
+    for more in rejected[1:]:
+        quarantined = quarantined.unionByName(more)
+    merge_source = latest_per_key(accepted, list(entity.keys), order_by=entity.version_column, tie_breaker=RECORD_HASH)
+    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source=merge_source)
+
+
+def prepare_scd2_batch(
+    bronze: DataFrame, entity: SilverEntity, contract: TableContract, *, dimension: DataFrame, tracked: tuple[str, ...]
+) -> PreparedBatch:
+    """Customers: CDC rows -> the SCD2 MERGE source; late, unorderable changes are quarantined.
+
+    `dimension` is the Silver table as it is now (main). Row checks cover the CDC
+    columns; the versioning columns are the MERGE's to set.
+    """
+    versioning = {scd2.VALID_FROM, scd2.VALID_TO, scd2.IS_CURRENT}
+    change_contract = contract.model_copy(
+        update={"columns": [c for c in contract.columns if c.name not in versioning], "foreign_keys": []}
+    )
+    staged = prepare_batch(bronze, entity, change_contract)
+    key = entity.keys[0]
+    # One change per (key, instant), as the SCD2 replay requires.
+    changes = latest_per_key(staged.accepted, [key, entity.version_column], order_by=entity.version_column, tie_breaker=RECORD_HASH)
+    arguments = {"key": key, "tracked": tracked, "changed_at": entity.version_column}
+    rejected = scd2.rejected_changes(dimension, changes, **arguments).select(key, entity.version_column, scd2.REJECTION_REASON)
+    instant = [key, entity.version_column]
+    late_rows = staged.accepted.join(rejected, on=instant, how="inner")
+    accepted = staged.accepted.join(rejected, on=instant, how="left_anti")
+    quarantined = staged.quarantined.unionByName(
+        _quarantine(late_rows, F.concat(F.lit("not applied to SCD2: "), F.col(scd2.REJECTION_REASON)))
+    )
+    valid_changes = changes.join(rejected, on=instant, how="left_anti")
+    merge_source = scd2.scd2_merge_source(dimension, valid_changes, **arguments)
+    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source=merge_source)
+
+
+def cast_to_contract(bronze: DataFrame, entity: SilverEntity, contract: TableContract) -> DataFrame:
+    """Rename and cast Bronze strings to the contract's types; `_cast_errors` names each failure."""
+    declared = {column.name: column.type for column in contract.columns}
+    typed: list[Column] = []
+    failures: list[Column] = []
+    for silver_name, bronze_name in entity.renamed.items():
+        # Sources send "" for missing values; an empty key is a missing key.
+        raw = F.nullif(F.trim(F.col(bronze_name)), F.lit(""))
+        silver_type = declared.get(silver_name, "string")
+        value = raw.try_cast(silver_type) if silver_type != "string" else raw
+        typed.append(value.alias(silver_name))
+        failures.append(F.when(raw.isNotNull() & value.isNull(), F.lit(f"{silver_name} is not a valid {silver_type}")))
+    extras = [name for name in bronze.columns if not name.startswith("_") and name not in entity.renamed.values()]
+    frame = bronze.select(
+        *typed,
+        *(F.nullif(F.col(name), F.lit("")).alias(name) for name in extras),  # drifted-in columns ride along
+        *QUARANTINE_COLUMNS,
+        F.concat_ws("; ", *failures).alias(_CAST_ERRORS),
+    )
+    for name, expression in entity.derived.items():
+        frame = frame.withColumn(name, expression())
+    return frame
+
+
+def _fx_date(entity: SilverEntity) -> str:
+    return entity.date_column or next(iter(entity.derived))
+
+
+def _quarantine(rows: DataFrame, reason: Column) -> DataFrame:
+    return rows.select(*QUARANTINE_COLUMNS, reason.alias("reason"))
+
+
+def silver_columns(prepared: DataFrame) -> list[str]:
+    """The columns written to the Silver table: everything but quarantine-only metadata."""
+    quarantine_only = set(QUARANTINE_COLUMNS) - set(LINEAGE_COLUMNS)
+    return [name for name in prepared.columns if name not in quarantine_only]

@@ -1,0 +1,299 @@
+"""Write-audit-publish of one prepared batch into its Silver Iceberg table.
+
+1. The batch is merged into an audit branch (`spark.wap.branch`), never into main.
+2. The contract's table-level checks run on the branch, limited to the keys this
+   batch touched so the cost follows the batch, not the history:
+   primary-key duplicates, foreign-key orphans, and the batch's data-quality
+   score (accepted / read) against the contract threshold.
+3. Only when no error-severity check fails is main fast-forwarded to the branch.
+   Otherwise the branch is dropped, main is untouched, and the run stops with
+   one line naming the table, the check and the count.
+
+Facts merge over a rolling late-data window: the window's date predicate is in
+the MERGE `ON` clause, so only its partitions are read and rewritten. Rows whose
+business date is older (late corrections) are merged by a second, targeted MERGE
+whose `ON` clause names exactly their dates; they are counted as `late_rows`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from sqlglot import exp
+
+from catalog.errors import LakehouseError
+from catalog.settings import LakehouseSettings
+from ingestion.contracts.contract import TableContract
+from ingestion.contracts.spark_table_checks import Violation, table_violations
+from ingestion.silver import late_window, scd2
+from ingestion.silver.batch import LINEAGE_COLUMNS, PreparedBatch
+from ingestion.silver.entities import SilverEntity
+
+SILVER = "silver"
+QUARANTINE_TABLE = "quarantine"
+SOURCE_VIEW = "silver_merge_source"
+_WIDENINGS = {("int", "bigint"), ("float", "double")}
+
+
+class ContractViolation(LakehouseError):
+    """A table-level check failed on the audit branch; main was left unchanged."""
+
+
+class IncompatibleSchemaChange(LakehouseError):
+    """A column changed type in a way Iceberg cannot evolve to safely."""
+
+
+@dataclass(frozen=True)
+class SilverCommit:
+    table: str
+    run_date: dt.date
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_merged: int  # distinct versions merged (accepted minus absorbed duplicates)
+    late_rows: int  # merged by the targeted out-of-window MERGE
+    late_dates: tuple[dt.date, ...]
+    dq_score: float
+    snapshot_id: int | None
+    schema_changes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+def table_name(settings: LakehouseSettings, table: str, namespace: str = SILVER) -> exp.Table:
+    return exp.table_(table, db=namespace, catalog=settings.catalog.name, quoted=True)
+
+
+def publish_batch(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    entity: SilverEntity,
+    contract: TableContract,
+    prepared: PreparedBatch,
+    *,
+    run_date: dt.date,
+    rows_read: int,
+    window_days: int = late_window.DEFAULT_WINDOW_DAYS,
+    referenced: dict[str, DataFrame] | None = None,
+) -> SilverCommit:
+    target = table_name(settings, entity.table)
+    target_sql = target.sql("spark")
+    accepted = prepared.accepted.count()
+    quarantined = prepared.quarantined.count()
+    if accepted + quarantined != rows_read:
+        raise LakehouseError(
+            f"{target_sql}: read {rows_read} rows but accepted {accepted} + quarantined {quarantined}: rows were lost"
+        )
+    score = accepted / rows_read if rows_read else 1.0
+
+    # Read the referenced tables now: once spark.wap.branch is set, reads of
+    # WAP-enabled tables are routed to a branch that only the target has.
+    parents = {name: frame.persist() for name, frame in (referenced or {}).items()}
+    for frame in parents.values():
+        frame.count()
+    source = prepared.merge_source.persist()
+    try:
+        schema_changes = evolve_schema(spark, target_sql, source, exclude=(scd2.MERGE_KEY,))
+        source = _align_to_table(spark, target_sql, source)
+        source.createOrReplaceTempView(SOURCE_VIEW)
+        merged = source.count()
+        branch = f"audit_{entity.table}_{run_date:%Y%m%d}"
+        _drop_branch(spark, target_sql, branch)
+        spark.sql(f"ALTER TABLE {target_sql} CREATE BRANCH {exp.to_identifier(branch, quoted=True).sql('spark')}")
+        spark.conf.set("spark.wap.branch", branch)
+        try:
+            late_rows, late_dates = _merge(spark, entity, target, source, run_date, window_days)
+            violations = _audit(spark, entity, contract, target_sql, source, score, parents)
+        finally:
+            spark.conf.unset("spark.wap.branch")
+        errors = [v for v in violations if v.severity == "error"]
+        if errors:
+            _drop_branch(spark, target_sql, branch)
+            first = errors[0]
+            raise ContractViolation(
+                f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged"
+            )
+        _fast_forward(spark, settings, entity.table, branch)
+        _drop_branch(spark, target_sql, branch)
+    finally:
+        source.unpersist()
+        for frame in parents.values():
+            frame.unpersist()
+
+    write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined)
+    snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.snapshots ORDER BY committed_at DESC LIMIT 1").collect()
+    return SilverCommit(
+        table=target_sql,
+        run_date=run_date,
+        rows_read=rows_read,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        rows_merged=merged,
+        late_rows=late_rows,
+        late_dates=tuple(late_dates),
+        dq_score=score,
+        snapshot_id=snapshot[0][0] if snapshot else None,
+        schema_changes=tuple(schema_changes),
+        warnings=tuple(f"{v.check}: {v.count} ({v.detail})" for v in violations if v.severity == "warn"),
+    )
+
+
+def ensure_tables(spark: SparkSession, settings: LakehouseSettings, entities, contracts) -> None:
+    """Create the Silver namespace, every entity's table and the quarantine table if missing."""
+    namespace = exp.table_(SILVER, db=settings.catalog.name, quoted=True).sql("spark")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+    for entity in entities:
+        contract = contracts.table(entity.table)
+        columns = [(c.name, c.type) for c in contract.columns]
+        if entity.converts_to_usd:
+            columns.append(("fx_rate_date", "date"))
+        columns += [(name, "string") for name in LINEAGE_COLUMNS]
+        partitioned = (
+            f" PARTITIONED BY ({exp.to_identifier(entity.date_column, quoted=True).sql('spark')})" if entity.date_column else ""
+        )
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {table_name(settings, entity.table).sql('spark')} ({_column_defs(columns)}) "
+            f"USING iceberg{partitioned} TBLPROPERTIES ('write.wap.enabled' = 'true', 'format-version' = '2')"
+        )
+    quarantine_columns = [
+        ("table_name", "string"),
+        ("run_date", "date"),
+        ("reason", "string"),
+        ("_batch_id", "string"),
+        ("_source_file", "string"),
+        ("_line_number", "bigint"),
+        ("_raw_line", "string"),
+        ("_record_hash", "string"),
+        ("quarantined_at", "timestamp"),
+    ]
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {table_name(settings, QUARANTINE_TABLE).sql('spark')} "
+        f"({_column_defs(quarantine_columns)}) USING iceberg PARTITIONED BY (table_name)"
+    )
+
+
+def write_quarantine(
+    spark: SparkSession, settings: LakehouseSettings, table: str, run_date: dt.date, quarantined: DataFrame
+) -> None:
+    """Replace this batch's quarantined rows, so a replay does not add them twice."""
+    target = table_name(settings, QUARANTINE_TABLE).sql("spark")
+    batches = [row[0] for row in quarantined.select("_batch_id").distinct().collect() if row[0] is not None]
+    if batches:
+        condition = exp.and_(
+            exp.column("table_name").eq(exp.Literal.string(table)),
+            exp.column("_batch_id").isin(*(exp.Literal.string(b) for b in batches)),
+        )
+        spark.sql(f"DELETE FROM {target} WHERE {condition.sql('spark')}")
+    rows = quarantined.select(
+        F.lit(table).alias("table_name"),
+        F.lit(run_date).alias("run_date"),
+        "reason",
+        "_batch_id",
+        "_source_file",
+        F.col("_line_number").cast("bigint").alias("_line_number"),
+        "_raw_line",
+        "_record_hash",
+        F.current_timestamp().alias("quarantined_at"),
+    )
+    rows.writeTo(target).append()
+
+
+def evolve_schema(spark: SparkSession, target_sql: str, source: DataFrame, *, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Add new columns; widen int->bigint, float->double; stop on anything else."""
+    existing = {f.name: f.dataType.simpleString() for f in spark.table(target_sql).schema.fields}
+    changes = []
+    for column in source.schema.fields:
+        if column.name in exclude:
+            continue
+        incoming = column.dataType.simpleString()
+        name = exp.to_identifier(column.name, quoted=True).sql("spark")
+        if column.name not in existing:
+            spark.sql(f"ALTER TABLE {target_sql} ADD COLUMN {name} {incoming}")
+            changes.append(f"added {column.name} {incoming}")
+        elif existing[column.name] != incoming:
+            if (existing[column.name], incoming) not in _WIDENINGS:
+                raise IncompatibleSchemaChange(
+                    f"{target_sql}.{column.name} changed from {existing[column.name]} to {incoming}: "
+                    "not a safe widening; fix the source or migrate the table explicitly"
+                )
+            spark.sql(f"ALTER TABLE {target_sql} ALTER COLUMN {name} TYPE {incoming}")
+            changes.append(f"widened {column.name} {existing[column.name]} -> {incoming}")
+    return changes
+
+
+def _align_to_table(spark: SparkSession, target_sql: str, source: DataFrame) -> DataFrame:
+    """Give the source every table column (nulls for ones this batch lacks) so `INSERT *` fits."""
+    table_fields = spark.table(target_sql).schema.fields
+    extra = [name for name in source.columns if name not in {f.name for f in table_fields}]
+    return source.select(
+        *(F.col(f.name) if f.name in source.columns else F.lit(None).cast(f.dataType).alias(f.name) for f in table_fields),
+        *extra,
+    )
+
+
+def _merge(
+    spark: SparkSession, entity: SilverEntity, target: exp.Table, source: DataFrame, run_date: dt.date, window_days: int
+) -> tuple[int, list[dt.date]]:
+    view = exp.table_(SOURCE_VIEW, quoted=True)
+    if entity.table == "customers":
+        tracked = [c for c in source.columns if c not in {scd2.MERGE_KEY, *entity.keys, scd2.VALID_FROM, scd2.VALID_TO, scd2.IS_CURRENT}]
+        spark.sql(scd2.scd2_merge_sql(target, view, key=entity.keys[0], tracked=tracked))
+        return 0, []
+    if entity.date_column is None:
+        everything = exp.true()
+        spark.sql(late_window.merge_sql(target, view, keys=entity.keys, partition_predicate=everything, updated_at=entity.version_column))
+        return 0, []
+    split = late_window.split_by_window(source, entity.date_column, run_date, window_days)
+    in_window = late_window.window_predicate(entity.date_column, run_date, window_days)
+    # The view holds the whole batch: restrict it to the window too, or out-of-window rows
+    # would never match inside the ON clause and be inserted as duplicates.
+    split.in_window.createOrReplaceTempView(SOURCE_VIEW)
+    spark.sql(late_window.merge_sql(target, view, keys=entity.keys, partition_predicate=in_window, updated_at=entity.version_column))
+    late_dates = late_window.distinct_dates(split.out_of_window, entity.date_column)
+    late_rows = 0
+    if late_dates:
+        split.out_of_window.createOrReplaceTempView(SOURCE_VIEW)
+        late_rows = split.out_of_window.count()
+        targeted = late_window.dates_predicate(entity.date_column, late_dates)
+        spark.sql(late_window.merge_sql(target, view, keys=entity.keys, partition_predicate=targeted, updated_at=entity.version_column))
+    return late_rows, late_dates
+
+
+def _audit(spark, entity, contract, target_sql, source, score, referenced) -> list:
+    keys = list(entity.keys)
+    touched = spark.table(target_sql).join(source.select(*keys).distinct(), on=keys, how="left_semi")
+    violations = table_violations(touched, contract, referenced)
+    if entity.table == "customers":
+        current = touched.where(F.col(scd2.IS_CURRENT)).groupBy(*keys).count().where(F.col("count") > 1).count()
+        if current:
+            violations.append(_violation(contract, "one_current_version", current, "error", "customers with several current versions"))
+    threshold = contract.quality
+    if threshold is not None and score < threshold.min_score:
+        violations.append(
+            _violation(contract, "dq_score", 0, threshold.severity, f"batch score {score:.4f} below {threshold.min_score}")
+        )
+    return violations
+
+
+def _violation(contract: TableContract, check: str, count: int, severity: str, detail: str) -> Violation:
+    return Violation(contract.name, check, count, severity, detail)  # type: ignore[arg-type]
+
+
+def _fast_forward(spark: SparkSession, settings: LakehouseSettings, table: str, branch: str) -> None:
+    procedure = exp.table_("fast_forward", db="system", catalog=settings.catalog.name, quoted=True).sql("spark")
+    arguments = {"table": f"{SILVER}.{table}", "branch": "main", "to": branch}
+    named = ", ".join(f"{name} => {exp.Literal.string(value).sql('spark')}" for name, value in arguments.items())
+    spark.sql(f"CALL {procedure}({named})")
+
+
+def _drop_branch(spark: SparkSession, target_sql: str, branch: str) -> None:
+    spark.sql(f"ALTER TABLE {target_sql} DROP BRANCH IF EXISTS {exp.to_identifier(branch, quoted=True).sql('spark')}")
+
+
+def _column_defs(columns: list[tuple[str, str]]) -> str:
+    return ", ".join(
+        f"{exp.to_identifier(name, quoted=True).sql('spark')} {exp.DataType.build(kind, dialect='spark').sql('spark')}"
+        for name, kind in columns
+    )
