@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -138,6 +138,62 @@ def generate(
         )
     console.print(table)
     console.print(f"manifests: {target / '_manifest'}")
+
+
+def _require_services(settings: LakehouseSettings) -> None:
+    down_services = [s.name for s in services.status(settings) if s.state != "running"]
+    if down_services:
+        raise LakehouseError(f"{', '.join(down_services)} not running: start the stack with `lakehouse up`")
+
+
+def _run_days(first: datetime, last: datetime, window_days: int) -> None:
+    from rich.progress import Progress
+
+    from catalog.spark_session import spark_session
+    from ingestion.pipeline import run_day
+
+    settings = _settings()
+    _require_services(settings)
+    days = [(first + timedelta(days=offset)).date() for offset in range((last - first).days + 1)]
+    if not days:
+        raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
+    spark = spark_session(settings, app_name="lakehouse-run")
+    results = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("pipeline", total=len(days))
+        for day in days:
+            results.append(run_day(spark, settings, day, window_days=window_days, report=lambda m: progress.update(task, description=m)))
+            progress.advance(task)
+    table = Table("day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
+    for result in results:
+        for commit in result.silver:
+            table.add_row(
+                str(result.day), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
+                f"{commit.rows_quarantined:,}", f"{commit.rows_merged:,}", f"{commit.late_rows:,}",
+                f"{commit.dq_score:.3f}", "; ".join(commit.schema_changes),
+            )
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def run(
+    date: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Landing day to process.")],
+    window_days: Annotated[int, typer.Option(min=1, help="Late-data window of the Silver MERGE.")] = 3,
+) -> None:
+    """Bronze and Silver for one landing day (needs `lakehouse up`)."""
+    _run_days(date, date, window_days)
+
+
+@app.command()
+@handles_errors
+def backfill(
+    first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First landing day.")],
+    last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last landing day (inclusive).")],
+    window_days: Annotated[int, typer.Option(min=1, help="Late-data window of the Silver MERGE.")] = 3,
+) -> None:
+    """Bronze and Silver for a range of days, in order, in one Spark session."""
+    _run_days(first, last, window_days)
 
 
 @config_app.command("local")

@@ -89,7 +89,9 @@ def prepare_batch(
     for more in rejected[1:]:
         quarantined = quarantined.unionByName(more)
     merge_source = latest_per_key(accepted, list(entity.keys), order_by=entity.version_column, tie_breaker=RECORD_HASH)
-    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source=merge_source)
+    return PreparedBatch(
+        accepted=accepted, quarantined=quarantined, merge_source=merge_source.select(*silver_columns(accepted))
+    )
 
 
 def prepare_scd2_batch(

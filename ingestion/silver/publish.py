@@ -123,7 +123,7 @@ def publish_batch(
             frame.unpersist()
 
     write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined)
-    snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.snapshots ORDER BY committed_at DESC LIMIT 1").collect()
+    snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.refs WHERE name = 'main'").collect()
     return SilverCommit(
         table=target_sql,
         run_date=run_date,
