@@ -159,6 +159,11 @@ class LakehouseSettings(BaseSettings):
         return self.home / "landing"
 
     @property
+    def bronze_dir(self) -> Path:
+        """Raw Parquet written by the Bronze jobs (registered in Iceberg, not copied)."""
+        return self.home / "bronze"
+
+    @property
     def warehouse_uri(self) -> str:
         assert self.warehouse_dir is not None
         return self.warehouse_dir.as_uri()

@@ -19,9 +19,11 @@ from catalog.settings import ENV_PREFIX, LakehouseSettings, load_settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Downloads are shared with the developer's own runs: fetched once per machine.
 SHARED_CACHE = Path(os.environ.get("LAKEHOUSE_TEST_CACHE_DIR", REPO_ROOT / ".lakehouse" / "cache"))
-# Ports apart from the defaults, so a running `lakehouse demo` does not collide with the tests.
-TEST_CATALOG_PORT = 18181
-TEST_TRINO_PORT = 18080
+# Ports apart from the defaults, so a running `lakehouse demo` does not collide with the tests;
+# LAKEHOUSE_TEST_PORT_OFFSET moves them, for two test runs side by side.
+_PORT_OFFSET = int(os.environ.get("LAKEHOUSE_TEST_PORT_OFFSET", "0"))
+TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
+TEST_TRINO_PORT = 18080 + _PORT_OFFSET
 
 
 @pytest.fixture(autouse=True)

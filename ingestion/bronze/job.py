@@ -1,0 +1,121 @@
+"""`ingest_landing_day`: one source's landing files for one day -> one Bronze batch.
+
+Extract (`landing.py`): list the day's files, hash them, leave out those already
+ingested (`ingested_files.py`), read the rest as bytes with Spark.
+Transform (`transform.py`, pure): split into lines, parse into string columns, add metadata.
+Load (`tables.py`): write Parquet into the batch's directory, evolve the Iceberg table,
+add_files, then record the files as ingested.
+
+Replays: every file already recorded -> nothing is written. A crash is repaired by the
+rerun: the batch id depends only on the files, so the rerun rewrites the same directory,
+and if the crash came after add_files, the rerun finds the directory registered and only
+records the files. One ingestion per source at a time (the caller serializes them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from catalog.settings import LakehouseSettings
+from ingestion.bronze import ingested_files, landing, tables, transform
+from ingestion.bronze.errors import BronzeError
+from ingestion.bronze.landing import LandingFile
+from ingestion.bronze.source_formats import LandingFormat, landing_format
+
+
+@dataclass(frozen=True)
+class BronzeBatch:
+    source: str
+    day: dt.date
+    batch_id: str | None  # None when every file had been ingested before
+    files_ingested: tuple[str, ...]  # absolute paths
+    files_skipped: tuple[str, ...]  # already ingested with the same content
+    rows_read: int  # lines of the ingested files, CSV headers excluded
+    rows_written: int  # == rows_read: Bronze keeps every line
+    rows_unparseable: int  # rows with a _parse_error
+    table: str  # e.g. iceberg.bronze.warehouse_orders
+
+
+def ingest_landing_day(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    source: str,
+    day: dt.date,
+    *,
+    landing_dir: Path | None = None,
+) -> BronzeBatch:
+    """Ingest the files of `<landing_dir>/<source>/<YYYY-MM-DD>/` not yet in Bronze (default: settings.landing_dir)."""
+    file_format = landing_format(source)
+    files = landing.list_day_files(landing_dir or settings.landing_dir, source, day)
+    done = ingested_files.ingested(spark, settings, source, day)
+    new = [f for f in files if (str(f.path), f.sha256) not in done]
+    skipped = tuple(str(f.path) for f in files if f not in new)
+    table = tables.table_name(settings, source)
+    if not new:
+        return BronzeBatch(source, day, None, (), skipped, 0, 0, 0, table)
+
+    batch_id = landing.batch_id(source, day, new)
+    ingested_at = dt.datetime.now(dt.UTC)
+    rows_read = sum(f.data_lines(file_format) for f in new)
+    directory = tables.batch_directory(settings, source, batch_id)
+    if tables.is_registered(spark, settings, source, directory):
+        # A crash after add_files: the rows are in the table, only the record is missing.
+        rows_written, rows_unparseable = tables.count_batch(spark, directory)
+    else:
+        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, day=day, ingested_at=ingested_at)
+        tables.ensure_table(spark, settings, source, rows.schema)
+        rows_written, rows_unparseable = _load(spark, settings, source, rows, directory, rows_read)
+    if rows_written != rows_read:
+        raise BronzeError(
+            f"{source} {day.isoformat()}: the files have {rows_read} data lines but batch {directory} holds "
+            f"{rows_written} rows; nothing was recorded as ingested. Bronze must keep every line: "
+            "report this with the landing files"
+        )
+    ingested_files.record(
+        spark,
+        settings,
+        source=source,
+        day=day,
+        landing_format=file_format,
+        batch_id=batch_id,
+        files=new,
+        ingested_at=ingested_at,
+    )
+    ingested = tuple(str(f.path) for f in new)
+    return BronzeBatch(source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table)
+
+
+def bronze_rows(
+    spark: SparkSession,
+    file_format: LandingFormat,
+    files: list[LandingFile],
+    *,
+    batch_id: str,
+    day: dt.date,
+    ingested_at: dt.datetime,
+) -> DataFrame:
+    """The batch's Bronze rows (lazy, but for the JSON keys it collects first)."""
+    lines = transform.split_lines(landing.read_contents(spark, files))
+    if file_format is LandingFormat.CSV:
+        headers = {str(f.path): transform.parse_csv_header(landing.read_first_line(f.path)) for f in files}
+        parsed = transform.parse_lines(lines, file_format, csv_headers=headers)
+    else:
+        parsed = transform.parse_lines(lines, file_format, json_keys=transform.json_columns(lines))
+    return transform.with_batch_metadata(parsed, batch_id=batch_id, day=day, ingested_at=ingested_at)
+
+
+def _load(
+    spark: SparkSession, settings: LakehouseSettings, source: str, rows: DataFrame, directory: Path, rows_read: int
+) -> tuple[int, int]:
+    """Write and register the batch, unless it has no rows; (rows written, unparseable)."""
+    if rows_read == 0:
+        return 0, 0
+    tables.write_batch(rows, directory)
+    rows_written, rows_unparseable = tables.count_batch(spark, directory)
+    if rows_written == rows_read:
+        tables.register_batch(spark, settings, source, directory)
+    return rows_written, rows_unparseable
