@@ -110,6 +110,13 @@ def prepare_scd2_batch(
     key = entity.keys[0]
     # One change per (key, instant), as the SCD2 replay requires.
     changes = latest_per_key(staged.accepted, [key, entity.version_column], order_by=entity.version_column, tie_breaker=RECORD_HASH)
+    # A replayed day brings changes the history already holds; they are no-ops,
+    # not late changes, even when newer versions exist by now.
+    changes = changes.join(
+        already_in_history(dimension, changes, key=key, tracked=tracked, changed_at=entity.version_column),
+        on=[key, entity.version_column],
+        how="left_anti",
+    )
     arguments = {"key": key, "tracked": tracked, "changed_at": entity.version_column}
     rejected = scd2.rejected_changes(dimension, changes, **arguments).select(key, entity.version_column, scd2.REJECTION_REASON)
     instant = [key, entity.version_column]
@@ -121,6 +128,42 @@ def prepare_scd2_batch(
     valid_changes = changes.join(rejected, on=instant, how="left_anti")
     merge_source = scd2.scd2_merge_source(dimension, valid_changes, **arguments)
     return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source=merge_source)
+
+
+def already_in_history(
+    dimension: DataFrame, changes: DataFrame, *, key: str, tracked: tuple[str, ...], changed_at: str
+) -> DataFrame:
+    """(key, changed_at) of the changes the SCD2 history already reflects.
+
+    An insert or update is reflected when the version in effect at its instant
+    has the same tracked attributes; a delete, when the key has history but no
+    version is in effect at its instant (it was closed then).
+    """
+    history = dimension.select(
+        F.col(key).alias("_h_key"),
+        *(F.col(name).alias(f"_h_{name}") for name in tracked),
+        F.col(scd2.VALID_FROM).alias("_h_from"),
+        F.col(scd2.VALID_TO).alias("_h_to"),
+    )
+    at = F.col(changed_at)
+    in_effect = (
+        (F.col(key) == F.col("_h_key"))
+        & (F.col("_h_from") <= at)
+        & (F.col("_h_to").isNull() | (at < F.col("_h_to")))
+    )
+    versions = changes.join(history, on=in_effect, how="left")
+    same_attributes = [F.col(name).eqNullSafe(F.col(f"_h_{name}")) for name in tracked]
+    upsert_reflected = F.col("op").isin(*scd2.UPSERT_OPS) & F.col("_h_key").isNotNull()
+    for same in same_attributes:
+        upsert_reflected = upsert_reflected & same
+    known_keys = dimension.select(F.col(key).alias("_known_key")).distinct()
+    delete_reflected = (F.col("op") == scd2.OP_DELETE) & F.col("_h_key").isNull() & F.col("_known_key").isNotNull()
+    return (
+        versions.join(known_keys, on=F.col(key) == F.col("_known_key"), how="left")
+        .where(upsert_reflected | delete_reflected)
+        .select(key, changed_at)
+        .distinct()
+    )
 
 
 def cast_to_contract(bronze: DataFrame, entity: SilverEntity, contract: TableContract) -> DataFrame:

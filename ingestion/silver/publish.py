@@ -93,7 +93,11 @@ def publish_batch(
     parents = {name: frame.persist() for name, frame in (referenced or {}).items()}
     for frame in parents.values():
         frame.count()
-    source = prepared.merge_source.persist()
+    # Materialized, and cut from its lineage: the MERGE planner cannot plan a source
+    # view whose plan still references another catalog table (Spark 4.1 + Iceberg
+    # 1.11 fail with "No plan for TableReference"). It also pins the batch before
+    # spark.wap.branch starts rerouting reads.
+    source = prepared.merge_source.localCheckpoint(eager=True)
     try:
         schema_changes = evolve_schema(spark, target_sql, source, exclude=(scd2.MERGE_KEY,))
         source = _align_to_table(spark, target_sql, source)

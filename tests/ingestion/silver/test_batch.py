@@ -109,3 +109,33 @@ def test_customers_changes_become_scd2_versions_and_late_ones_are_quarantined(sp
     rows = sorted(((r.merge_key, r.customer_id, r.country, r.is_current) for r in prepared.merge_source.collect()), key=str)
     # The close row keeps the old attributes and ends the version; open rows start the new ones.
     assert rows == sorted([(7, 7, "GB", False), (None, 7, "DE", True), (None, 8, "US", True)], key=str)
+
+
+def test_replayed_changes_already_in_history_are_not_late(spark, contracts) -> None:
+    """Day 2 replayed after day 3: its change is history now, not a late change to quarantine."""
+    columns = ("op", "customer_id", "first_name", "last_name", "email", "country", "segment", "updated_at")
+    dimension = spark.createDataFrame(
+        [
+            (7, "Ada", "L", "a@x", "GB", "smb", dt.datetime(2026, 1, 1, 8), dt.datetime(2026, 1, 2, 9), False),
+            (7, "Ada", "L", "a@x", "DE", "smb", dt.datetime(2026, 1, 2, 9), dt.datetime(2026, 1, 3, 9), False),
+            (7, "Ada", "L", "a@x", "FR", "smb", dt.datetime(2026, 1, 3, 9), None, True),
+        ],
+        "customer_id bigint, first_name string, last_name string, email string, country string, segment string, "
+        "valid_from timestamp, valid_to timestamp, is_current boolean",
+    )
+    bronze = _bronze(
+        spark,
+        columns,
+        [
+            (("U", "7", "Ada", "L", "a@x", "DE", "smb", "2026-01-02 09:00:00"), None),  # the day-2 change, replayed
+            (("U", "7", "Ada", "L", "a@x", "ES", "smb", "2026-01-02 12:00:00"), None),  # a genuinely late change
+        ],
+    )
+    prepared = prepare_scd2_batch(
+        bronze, CUSTOMERS, contracts.table("customers"), dimension=dimension,
+        tracked=("first_name", "last_name", "email", "country", "segment"),
+    )
+    assert prepared.accepted.count() == 1
+    [late] = prepared.quarantined.collect()
+    assert late._raw_line.startswith("U,7,Ada,L,a@x,ES")
+    assert prepared.merge_source.count() == 0
