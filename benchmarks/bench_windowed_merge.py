@@ -39,17 +39,29 @@ from ingestion.silver import late_window  # noqa: E402
 RUN_DATE = dt.date(2026, 12, 31)
 
 
+def orders(ids, *, order_date, status: str, amount, updated_at: dt.datetime):
+    """Synthetic orders, one per id of the `spark.range` frame `ids`."""
+    return ids.select(
+        F.col("id").alias("order_id"),
+        order_date.alias("order_date"),
+        F.lit(status).alias("status"),
+        amount.cast("decimal(18,2)").alias("amount"),
+        F.lit(updated_at).cast("timestamp").alias("updated_at"),
+    )
+
+
+def day_of(first: dt.date, rows_per_day: int):
+    return F.date_add(F.lit(first), (F.col("id") / rows_per_day).cast("int"))
+
+
 def build_history(spark, table: str, days: int, rows_per_day: int) -> None:
     first = RUN_DATE - dt.timedelta(days=days - 1)
-    history = (
-        spark.range(days * rows_per_day)
-        .select(
-            F.col("id").alias("order_id"),
-            F.date_add(F.lit(first), (F.col("id") / rows_per_day).cast("int")).alias("order_date"),
-            F.lit("placed").alias("status"),
-            (F.col("id") % 1000 + 0.99).cast("decimal(18,2)").alias("amount"),
-            F.lit(dt.datetime(2026, 1, 1)).cast("timestamp").alias("updated_at"),
-        )
+    history = orders(
+        spark.range(days * rows_per_day),
+        order_date=day_of(first, rows_per_day),
+        status="placed",
+        amount=F.col("id") % 1000 + 0.99,
+        updated_at=dt.datetime(2026, 1, 1),
     )
     spark.sql(f"DROP TABLE IF EXISTS {table}")
     spark.sql(
@@ -63,25 +75,19 @@ def build_history(spark, table: str, days: int, rows_per_day: int) -> None:
 def daily_batch(spark, days: int, rows_per_day: int):
     first = RUN_DATE - dt.timedelta(days=days - 1)
     window_first_id = (days - 3) * rows_per_day
-    updates = (
-        spark.range(window_first_id, days * rows_per_day, 10)
-        .select(
-            F.col("id").alias("order_id"),
-            F.date_add(F.lit(first), (F.col("id") / rows_per_day).cast("int")).alias("order_date"),
-            F.lit("shipped").alias("status"),
-            (F.col("id") % 1000 + 0.99).cast("decimal(18,2)").alias("amount"),
-            F.lit(dt.datetime(2027, 1, 1)).cast("timestamp").alias("updated_at"),
-        )
+    updates = orders(
+        spark.range(window_first_id, days * rows_per_day, 10),
+        order_date=day_of(first, rows_per_day),
+        status="shipped",
+        amount=F.col("id") % 1000 + 0.99,
+        updated_at=dt.datetime(2027, 1, 1),
     )
-    new_orders = (
-        spark.range(days * rows_per_day, days * rows_per_day + rows_per_day)
-        .select(
-            F.col("id").alias("order_id"),
-            F.lit(RUN_DATE).alias("order_date"),
-            F.lit("placed").alias("status"),
-            F.lit(10).cast("decimal(18,2)").alias("amount"),
-            F.lit(dt.datetime(2027, 1, 1)).cast("timestamp").alias("updated_at"),
-        )
+    new_orders = orders(
+        spark.range(days * rows_per_day, days * rows_per_day + rows_per_day),
+        order_date=F.lit(RUN_DATE),
+        status="placed",
+        amount=F.lit(10),
+        updated_at=dt.datetime(2027, 1, 1),
     )
     return updates.unionByName(new_orders)
 
