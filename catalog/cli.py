@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog import engine_config, round_trip, services
+from catalog.artifacts import TRINO_VERSION
 from catalog.errors import LakehouseError
 from catalog.settings import LakehouseSettings, load_settings
 
@@ -94,19 +95,62 @@ def status() -> None:
 
 @app.command()
 @handles_errors
-def demo() -> None:
-    """Start everything and run a Spark -> Trino -> PyIceberg round trip."""
+def demo(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business day.")] = datetime(2026, 1, 1),
+    days: Annotated[int, typer.Option(min=1, help="Days of sources to generate and run.")] = 30,
+    scale: Annotated[float, typer.Option(min=0.01, help="1 = ~1,000 orders/day.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+) -> None:
+    """Start the stack, generate sources, run Bronze and Silver day by day, build Gold with dbt."""
+    from catalog.demo import run_demo
+
+    settings = _settings()
+    with console.status("starting services") as status:
+        summary = run_demo(settings, start=start.date(), days=days, scale=scale, seed=seed, report=_reporter(status))
+    _print_demo_summary(settings, summary)
+
+
+@app.command()
+@handles_errors
+def smoke() -> None:
+    """`up`, then a Spark -> Trino -> PyIceberg round trip on one small table."""
     settings = _settings()
     with console.status("starting services") as status:
         services.up(settings, _reporter(status))
         status.update("round trip: Spark writes, Trino and PyIceberg read")
         result = round_trip.run(settings, report=_reporter(status))
     console.print(result.summary())
+
+
+def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
+    last = summary.first_day + timedelta(days=summary.days - 1)
+    console.print(f"\n[bold]Demo: {summary.days} days, {summary.first_day} to {last}[/]")
+    layers = Table("layer", "tables", "rows")
+    layers.add_row("landing", "7 sources", f"{summary.lines_landed:,} lines")
+    layers.add_row("bronze", "iceberg.bronze.*", f"{summary.bronze_rows:,} rows written this run")
+    for namespace, counts in (("silver", summary.silver_rows), ("gold", summary.gold_rows)):
+        for table, rows in counts.items():
+            layers.add_row(namespace, f"iceberg.{namespace}.{table}", f"{rows:,}")
+    console.print(layers)
+    console.print(
+        f"late corrections delivered: {summary.late_corrections_delivered:,}; rows merged beyond the "
+        f"late-data window by the targeted MERGE: {summary.late_rows_beyond_window:,}\n"
+        f"contracts: {summary.rows_quarantined:,} rows quarantined (iceberg.silver.quarantine), "
+        f"{len(summary.contract_warnings)} warnings; dbt tests {summary.dbt_tests_passed}/{summary.dbt_tests} passed",
+        soft_wrap=True,
+    )
+    console.print("time: " + ", ".join(f"{step} {secs:.0f} s" for step, secs in summary.seconds.items()))
+    jdbc = f"jdbc:trino://{settings.trino.host}:{settings.trino.port}/{settings.catalog.name}?user={settings.trino.user}"
     console.print(
         "\nQuery it yourself:\n"
-        f"  Python : from catalog.trino_connection import trino_connection\n"
-        f"  JDBC   : jdbc:trino://{settings.trino.host}:{settings.trino.port}/{settings.catalog.name}?user={settings.trino.user}\n"
-        f"  PyIceberg CLI: PYICEBERG_HOME={settings.config_dir} pyiceberg --catalog {settings.catalog.name} list"
+        f"  Trino CLI: mvn -q dependency:copy -Dartifact=io.trino:trino-cli:{TRINO_VERSION}:jar:executable -DoutputDirectory=. && "
+        f"java -jar trino-cli-{TRINO_VERSION}-executable.jar --server http://{settings.trino.host}:{settings.trino.port} "
+        f"--catalog {settings.catalog.name} --user {settings.trino.user} --execute 'SELECT * FROM gold.fct_daily_revenue LIMIT 10'\n"
+        f"  Python   : .venv/bin/python -c \"from catalog.settings import load_settings; "
+        "from catalog.trino_connection import trino_connection; "
+        "c = trino_connection(load_settings()).cursor(); c.execute('SELECT * FROM gold.fct_daily_revenue LIMIT 10'); print(c.fetchall())\"\n"
+        f"  JDBC     : {jdbc}",
+        soft_wrap=True,
     )
 
 
@@ -173,6 +217,14 @@ def _run_days(first: datetime, last: datetime, window_days: int) -> None:
                 f"{commit.dq_score:.3f}", "; ".join(commit.schema_changes),
             )
     console.print(table)
+    # Contract warnings do not stop a run; they must still be seen.
+    for result in results:
+        for batch in result.bronze:
+            for warning in batch.warnings:
+                console.print(f"[yellow]warn[/] {result.day} bronze.{batch.source}: {warning}", soft_wrap=True)
+        for commit in result.silver:
+            for warning in commit.warnings:
+                console.print(f"[yellow]warn[/] {result.day} {commit.table}: {warning}", soft_wrap=True)
 
 
 @app.command()

@@ -6,6 +6,7 @@ Wiring only: extract/transform/load live in `ingestion.bronze` and `ingestion.si
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,11 +17,10 @@ from catalog.settings import LakehouseSettings
 from ingestion.bronze import BronzeBatch, ingest_landing_day
 from ingestion.contracts.contract import ContractFile, load_contracts
 from ingestion.silver import batch as silver_batch
-from ingestion.silver.entities import CUSTOMERS, ENTITIES, SilverEntity
+from ingestion.silver.entities import ENTITIES, SilverEntity
 from ingestion.silver.publish import SilverCommit, ensure_tables, publish_batch, table_name
 
 Report = Callable[[str], None]
-SCD2_TRACKED = ("first_name", "last_name", "email", "country", "segment")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class DayResult:
     day: dt.date
     bronze: tuple[BronzeBatch, ...]
     silver: tuple[SilverCommit, ...]
+    seconds: dict[str, float]  # wall time per step, e.g. "bronze.events", "silver.orders"
 
 
 def run_day(
@@ -41,15 +42,20 @@ def run_day(
 ) -> DayResult:
     contracts = contracts or load_contracts()
     ensure_tables(spark, settings, ENTITIES, contracts)
+    seconds: dict[str, float] = {}
     bronze_batches = []
     for entity in ENTITIES:
         report(f"{day} bronze {entity.source}")
+        started = time.monotonic()
         bronze_batches.append(ingest_landing_day(spark, settings, entity.source, day))
+        seconds[f"bronze.{entity.source}"] = time.monotonic() - started
     commits = []
     for entity in ENTITIES:
         report(f"{day} silver {entity.table}")
+        started = time.monotonic()
         commits.append(silver_day(spark, settings, entity, contracts, day, window_days=window_days))
-    return DayResult(day, tuple(bronze_batches), tuple(commits))
+        seconds[f"silver.{entity.table}"] = time.monotonic() - started
+    return DayResult(day, tuple(bronze_batches), tuple(commits), seconds)
 
 
 def silver_day(
@@ -63,32 +69,36 @@ def silver_day(
 ) -> SilverCommit:
     """Merge every Bronze row that landed on `day` for this entity (replays re-merge, idempotently)."""
     contract = contracts.table(entity.table)
+    silver = lambda table: spark.table(table_name(settings, table).sql("spark"))  # noqa: E731
     bronze = landed_bronze_rows(spark, settings, entity.source, day).persist()
+    # Each referenced table is read once, before the WAP branch exists, and serves
+    # both the orphan check in prepare and the foreign-key audit on the branch.
+    parents = {fk.references.table: silver(fk.references.table).persist() for fk in contract.foreign_keys}
     try:
         rows_read = bronze.count()
-        silver = lambda table: spark.table(table_name(settings, table).sql("spark"))  # noqa: E731
-        referenced_keys = {
-            fk.columns[0]: silver(fk.references.table).select(fk.references.columns[0]) for fk in contract.foreign_keys
-        }
-        if entity is CUSTOMERS:
-            prepared = silver_batch.prepare_scd2_batch(
-                bronze, entity, contract, dimension=silver(entity.table), tracked=SCD2_TRACKED
-            )
+        for frame in parents.values():
+            frame.count()
+        if entity.scd2_tracked:
+            prepared = silver_batch.prepare_scd2_batch(bronze, entity, contract, dimension=silver(entity.table))
         else:
             prepared = silver_batch.prepare_batch(
                 bronze,
                 entity,
                 contract,
                 fx_rates=silver("fx_rates") if entity.converts_to_usd else None,
-                referenced_keys=referenced_keys,
+                referenced_keys={
+                    fk.columns[0]: parents[fk.references.table].select(fk.references.columns[0])
+                    for fk in contract.foreign_keys
+                },
             )
-        referenced = {fk.references.table: silver(fk.references.table) for fk in contract.foreign_keys}
         return publish_batch(
             spark, settings, entity, contract, prepared,
-            run_date=day, rows_read=rows_read, window_days=window_days, referenced=referenced,
+            run_date=day, rows_read=rows_read, window_days=window_days, referenced=parents,
         )
     finally:
         bronze.unpersist()
+        for frame in parents.values():
+            frame.unpersist()
 
 
 def landed_bronze_rows(spark: SparkSession, settings: LakehouseSettings, source: str, day: dt.date) -> DataFrame:

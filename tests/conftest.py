@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from catalog.settings import ENV_PREFIX, LakehouseSettings, load_settings
+
+if TYPE_CHECKING:
+    from tests.scenario import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Downloads are shared with the developer's own runs: fetched once per machine.
@@ -42,7 +46,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings
         cache_dir=SHARED_CACHE,
         catalog={"port": TEST_CATALOG_PORT},
         trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
-        spark={"driver_memory": "2g", "shuffle_partitions": 2},
+        spark={"driver_memory": "3g", "shuffle_partitions": 2},
     )
 
 
@@ -63,3 +67,11 @@ def stack(test_settings: LakehouseSettings) -> Iterator[LakehouseSettings]:
     services.up(test_settings)
     yield test_settings
     services.down(test_settings)
+
+
+@pytest.fixture(scope="session")
+def silver_scenario(stack: LakehouseSettings, spark) -> "Scenario":
+    """Ten generated days through Bronze and Silver, shared by the pipeline and Gold tests."""
+    from tests.scenario import run_scenario
+
+    return run_scenario(spark, stack)

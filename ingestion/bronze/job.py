@@ -22,9 +22,11 @@ from pyspark.sql import DataFrame, SparkSession
 
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files, landing, tables, transform
+from ingestion.bronze.contract_checks import check_batch
 from ingestion.bronze.errors import BronzeError
 from ingestion.bronze.landing import LandingFile
 from ingestion.bronze.source_formats import LandingFormat, landing_format
+from ingestion.contracts.contract import BRONZE_CONTRACTS, TableContract, load_contracts
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class BronzeBatch:
     rows_written: int  # == rows_read: Bronze keeps every line
     rows_unparseable: int  # rows with a _parse_error
     table: str  # e.g. iceberg.bronze.warehouse_orders
+    # From the Bronze contract (ingestion/contracts/bronze.yml): reported, never enforced.
+    dq_score: float = 1.0
+    warnings: tuple[str, ...] = ()
 
 
 def ingest_landing_day(
@@ -47,6 +52,7 @@ def ingest_landing_day(
     day: dt.date,
     *,
     landing_dir: Path | None = None,
+    contract: TableContract | None = None,
 ) -> BronzeBatch:
     """Ingest the files of `<landing_dir>/<source>/<YYYY-MM-DD>/` not yet in Bronze (default: settings.landing_dir)."""
     file_format = landing_format(source)
@@ -65,8 +71,10 @@ def ingest_landing_day(
     if tables.is_registered(spark, settings, source, directory):
         # A crash after add_files: the rows are in the table, only the record is missing.
         rows_written, rows_unparseable = tables.count_batch(spark, directory)
+        columns = spark.read.parquet(str(directory)).columns
     else:
         rows = bronze_rows(spark, file_format, new, batch_id=batch_id, day=day, ingested_at=ingested_at)
+        columns = rows.columns
         tables.ensure_table(spark, settings, source, rows.schema)
         rows_written, rows_unparseable = _load(spark, settings, source, rows, directory, rows_read)
     if rows_written != rows_read:
@@ -86,7 +94,11 @@ def ingest_landing_day(
         ingested_at=ingested_at,
     )
     ingested = tuple(str(f.path) for f in new)
-    return BronzeBatch(source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table)
+    findings = check_batch(contract or load_contracts(BRONZE_CONTRACTS).table(source), columns, rows_read, rows_unparseable)
+    return BronzeBatch(
+        source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table,
+        dq_score=findings.dq_score, warnings=findings.warnings,
+    )
 
 
 def bronze_rows(

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from catalog.errors import ConfigError, LakehouseError
 
 SILVER_CONTRACTS = Path(__file__).with_name("silver.yml")
+BRONZE_CONTRACTS = Path(__file__).with_name("bronze.yml")
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")

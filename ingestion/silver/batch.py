@@ -62,10 +62,10 @@ def prepare_batch(
     rejected.append(_quarantine(typed.where(cast_failed), F.col(_CAST_ERRORS)))
     typed = typed.where(~cast_failed).drop(_CAST_ERRORS)
 
-    if entity.converts_to_usd:
+    if entity.fx_date_column is not None:
         if fx_rates is None:
             raise ValueError(f"{entity.table} converts amounts to USD: pass fx_rates")
-        typed = fx.convert_to_usd(typed, fx_rates.withColumnRenamed("rate_date", "date"), business_date=_fx_date(entity))
+        typed = fx.convert_to_usd(typed, fx_rates.withColumnRenamed("rate_date", "date"), business_date=entity.fx_date_column)
         no_rate = F.col(fx.MISSING_REASON).isNotNull()
         rejected.append(_quarantine(typed.where(no_rate), F.concat(F.lit("no FX rate: "), F.col(fx.MISSING_REASON))))
         typed = typed.where(~no_rate).drop(fx.MISSING_REASON, *entity.derived.keys() - {entity.date_column})
@@ -94,9 +94,7 @@ def prepare_batch(
     )
 
 
-def prepare_scd2_batch(
-    bronze: DataFrame, entity: SilverEntity, contract: TableContract, *, dimension: DataFrame, tracked: tuple[str, ...]
-) -> PreparedBatch:
+def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableContract, *, dimension: DataFrame) -> PreparedBatch:
     """Customers: CDC rows -> the SCD2 MERGE source; late, unorderable changes are quarantined.
 
     `dimension` is the Silver table as it is now (main). Row checks cover the CDC
@@ -107,7 +105,7 @@ def prepare_scd2_batch(
         update={"columns": [c for c in contract.columns if c.name not in versioning], "foreign_keys": []}
     )
     staged = prepare_batch(bronze, entity, change_contract)
-    key = entity.keys[0]
+    key, tracked = entity.keys[0], entity.scd2_tracked
     # One change per (key, instant), as the SCD2 replay requires.
     changes = latest_per_key(staged.accepted, [key, entity.version_column], order_by=entity.version_column, tie_breaker=RECORD_HASH)
     # A replayed day brings changes the history already holds; they are no-ops,
@@ -188,10 +186,6 @@ def cast_to_contract(bronze: DataFrame, entity: SilverEntity, contract: TableCon
     for name, expression in entity.derived.items():
         frame = frame.withColumn(name, expression())
     return frame
-
-
-def _fx_date(entity: SilverEntity) -> str:
-    return entity.date_column or next(iter(entity.derived))
 
 
 def _quarantine(rows: DataFrame, reason: Column) -> DataFrame:

@@ -28,8 +28,14 @@ class SilverEntity:
     version_column: str = "updated_at"
     # Business date and partition; None = a small table merged without a window.
     date_column: str | None = None
-    # Amount converted to USD with the FX table (as of the business date, else updated_at).
-    converts_to_usd: bool = False
+    # Set when the amount is converted to USD: the date whose FX rate applies.
+    fx_date_column: str | None = None
+    # Set for an SCD2 dimension: the attributes whose change opens a new version.
+    scd2_tracked: tuple[str, ...] = ()
+
+    @property
+    def converts_to_usd(self) -> bool:
+        return self.fx_date_column is not None
 
 
 def _same(*names: str) -> dict[str, str]:
@@ -41,6 +47,7 @@ CUSTOMERS = SilverEntity(
     source="warehouse_customers",
     keys=("customer_id",),
     renamed={"op": "op", **_same("customer_id", "first_name", "last_name", "email", "country", "segment", "updated_at")},
+    scd2_tracked=("first_name", "last_name", "email", "country", "segment"),
 )
 
 ORDERS = SilverEntity(
@@ -52,7 +59,7 @@ ORDERS = SilverEntity(
     ),
     derived={"order_date": lambda: F.to_date("ordered_at")},
     date_column="order_date",
-    converts_to_usd=True,
+    fx_date_column="order_date",
 )
 
 CRM_CONTACTS = SilverEntity(
@@ -67,8 +74,9 @@ CRM_DEALS = SilverEntity(
     source="crm_deals",
     keys=("deal_id",),
     renamed=_same("deal_id", "contact_id", "deal_name", "stage", "currency", "amount", "created_at", "updated_at", "closed_at"),
+    # A deal has no business date of its own: its amount is valued as of its last update.
     derived={"fx_date": lambda: F.to_date("updated_at")},
-    converts_to_usd=True,
+    fx_date_column="fx_date",
 )
 
 SESSIONS = SilverEntity(

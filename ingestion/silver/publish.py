@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from sqlglot import exp
@@ -80,8 +81,10 @@ def publish_batch(
 ) -> SilverCommit:
     target = table_name(settings, entity.table)
     target_sql = target.sql("spark")
-    accepted = prepared.accepted.count()
-    quarantined = prepared.quarantined.count()
+    # One job for both counts.
+    outcome = prepared.accepted.select(F.lit(True).alias("ok")).unionByName(prepared.quarantined.select(F.lit(False).alias("ok")))
+    counts = {row.ok: row["count"] for row in outcome.groupBy("ok").count().collect()}
+    accepted, quarantined = counts.get(True, 0), counts.get(False, 0)
     if accepted + quarantined != rows_read:
         raise LakehouseError(
             f"{target_sql}: read {rows_read} rows but accepted {accepted} + quarantined {quarantined}: rows were lost"
@@ -90,17 +93,20 @@ def publish_batch(
 
     # Read the referenced tables now: once spark.wap.branch is set, reads of
     # WAP-enabled tables are routed to a branch that only the target has.
-    parents = {name: frame.persist() for name, frame in (referenced or {}).items()}
-    for frame in parents.values():
-        frame.count()
+    # Frames the caller cached already stay the caller's to release.
+    pinned_here = [frame for frame in (referenced or {}).values() if not frame.is_cached]
+    for frame in pinned_here:
+        frame.persist().count()
+    parents = dict(referenced or {})
     # Materialized, and cut from its lineage: the MERGE planner cannot plan a source
     # view whose plan still references another catalog table (Spark 4.1 + Iceberg
     # 1.11 fail with "No plan for TableReference"). It also pins the batch before
-    # spark.wap.branch starts rerouting reads.
-    source = prepared.merge_source.localCheckpoint(eager=True)
+    # spark.wap.branch starts rerouting reads. On disk, so a long backfill's batches
+    # never hold storage memory that the next MERGE's sorts need.
+    pinned = prepared.merge_source.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
     try:
-        schema_changes = evolve_schema(spark, target_sql, source, exclude=(scd2.MERGE_KEY,))
-        source = _align_to_table(spark, target_sql, source)
+        schema_changes = evolve_schema(spark, target_sql, pinned, exclude=(scd2.MERGE_KEY,))
+        source = _align_to_table(spark, target_sql, pinned)
         source.createOrReplaceTempView(SOURCE_VIEW)
         merged = source.count()
         branch = f"audit_{entity.table}_{run_date:%Y%m%d}"
@@ -122,8 +128,8 @@ def publish_batch(
         _fast_forward(spark, settings, entity.table, branch)
         _drop_branch(spark, target_sql, branch)
     finally:
-        source.unpersist()
-        for frame in parents.values():
+        release_checkpoint(pinned)
+        for frame in pinned_here:
             frame.unpersist()
 
     write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined)
@@ -142,6 +148,17 @@ def publish_batch(
         schema_changes=tuple(schema_changes),
         warnings=tuple(f"{v.check}: {v.count} ({v.detail})" for v in violations if v.severity == "warn"),
     )
+
+
+def release_checkpoint(frame: DataFrame) -> None:
+    """Free a local checkpoint's blocks now.
+
+    `DataFrame.unpersist` does not reach them: they belong to the RDD under the
+    checkpointed plan and would otherwise stay until the JVM happens to collect it.
+    Left behind, day after day, they filled storage memory until a MERGE's sort
+    failed with UNABLE_TO_ACQUIRE_MEMORY.
+    """
+    frame._jdf.queryExecution().analyzed().rdd().unpersist(True)
 
 
 def ensure_tables(spark: SparkSession, settings: LakehouseSettings, entities, contracts) -> None:
@@ -241,7 +258,8 @@ def _merge(
     spark: SparkSession, entity: SilverEntity, target: exp.Table, source: DataFrame, run_date: dt.date, window_days: int
 ) -> tuple[int, list[dt.date]]:
     view = exp.table_(SOURCE_VIEW, quoted=True)
-    if entity.table == "customers":
+    if entity.scd2_tracked:
+        # Every carried column is updated with the version, drifted-in ones too.
         tracked = [c for c in source.columns if c not in {scd2.MERGE_KEY, *entity.keys, scd2.VALID_FROM, scd2.VALID_TO, scd2.IS_CURRENT}]
         spark.sql(scd2.scd2_merge_sql(target, view, key=entity.keys[0], tracked=tracked))
         return 0, []
@@ -267,9 +285,15 @@ def _merge(
 
 def _audit(spark, entity, contract, target_sql, source, score, referenced) -> list:
     keys = list(entity.keys)
-    touched = spark.table(target_sql).join(source.select(*keys).distinct(), on=keys, how="left_semi")
+    table = spark.table(target_sql)
+    if entity.date_column is not None:
+        # Only the partitions the batch wrote: the audit must not scan the whole history.
+        # A key's business date never changes, so its duplicates would share a partition.
+        dates = [row[0] for row in source.select(entity.date_column).distinct().collect()]
+        table = table.where(F.col(entity.date_column).isin(*dates))
+    touched = table.join(source.select(*keys).distinct(), on=keys, how="left_semi")
     violations = table_violations(touched, contract, referenced)
-    if entity.table == "customers":
+    if entity.scd2_tracked:
         current = touched.where(F.col(scd2.IS_CURRENT)).groupBy(*keys).count().where(F.col("count") > 1).count()
         if current:
             violations.append(_violation(contract, "one_current_version", current, "error", "customers with several current versions"))

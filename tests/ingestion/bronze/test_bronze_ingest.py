@@ -107,6 +107,8 @@ def test_unparseable_lines_are_the_manifests_and_are_kept_raw(stack, spark, land
         unparsed = rows.where(F.col("_parse_error").isNotNull()).collect()
         assert {(r["_source_file"], r["_line_number"]) for r in unparsed} == expected, (source, day)
         assert batch.rows_unparseable == len(expected)
+        # The Bronze contract's score is the manifest's share of parseable lines.
+        assert batch.dq_score == pytest.approx(1 - len(expected) / batch.rows_read)
         raw = landing.data_lines(source, day)
         for row in unparsed:
             # Invalid UTF-8 is kept as Latin-1 text, which gives back the exact bytes.

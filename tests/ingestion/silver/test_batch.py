@@ -100,8 +100,7 @@ def test_customers_changes_become_scd2_versions_and_late_ones_are_quarantined(sp
         ],
     )
     prepared = prepare_scd2_batch(
-        bronze, CUSTOMERS, contracts.table("customers"), dimension=dimension,
-        tracked=("first_name", "last_name", "email", "country", "segment"),
+        bronze, CUSTOMERS, contracts.table("customers"), dimension=dimension
     )
     assert prepared.accepted.count() + prepared.quarantined.count() == 3
     [late] = prepared.quarantined.collect()
@@ -132,8 +131,7 @@ def test_replayed_changes_already_in_history_are_not_late(spark, contracts) -> N
         ],
     )
     prepared = prepare_scd2_batch(
-        bronze, CUSTOMERS, contracts.table("customers"), dimension=dimension,
-        tracked=("first_name", "last_name", "email", "country", "segment"),
+        bronze, CUSTOMERS, contracts.table("customers"), dimension=dimension
     )
     assert prepared.accepted.count() == 1
     [late] = prepared.quarantined.collect()

@@ -1,0 +1,148 @@
+"""Build the Gold layer: the dbt project in `dbt/`, run in-process against the local Trino.
+
+`build_gold(settings)` renders the dbt profile from the settings, invokes dbt with
+`dbtRunner` and returns one `NodeResult` per model, test, unit test or seed. A run
+that fails raises `GoldBuildError` naming the first failing node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from catalog.engine_config import write_local_config
+from catalog.errors import LakehouseError
+from catalog.settings import LakehouseSettings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+# Node statuses that fail a run; `warn` (a warn-severity test) and `skipped` do not.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+# Plain log lines: the output ends up in CI logs and test captures, not a terminal.
+_QUIET_FLAGS = ("--no-use-colors", "--no-send-anonymous-usage-stats", "--no-version-check")
+
+
+class GoldBuildError(LakehouseError):
+    """dbt did not build the Gold layer: a model, test or unit test failed, or dbt itself did."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str  # model, test, unit_test, seed, snapshot
+    status: str  # success, pass, warn, fail, error, skipped
+    execution_time: float  # seconds
+    failures: int | None  # rows a test returned; None for models
+    message: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass(frozen=True)
+class GoldResult:
+    command: tuple[str, ...]
+    success: bool
+    nodes: tuple[NodeResult, ...]
+    elapsed: float  # seconds, as dbt measured it; 0.0 for commands without node results
+
+    def node(self, name: str) -> NodeResult:
+        matches = [node for node in self.nodes if node.name == name]
+        if not matches:
+            raise KeyError(f"no node named {name!r} in this dbt run")
+        return matches[0]
+
+    @property
+    def failed_nodes(self) -> tuple[NodeResult, ...]:
+        return tuple(node for node in self.nodes if node.failed)
+
+
+def dbt_args(
+    settings: LakehouseSettings,
+    command: Sequence[str] = ("build",),
+    *,
+    select: Sequence[str] | None = None,
+    vars: Mapping[str, Any] | None = None,
+    full_refresh: bool = False,
+) -> list[str]:
+    """The dbt command line for this deployment (pure: no files written)."""
+    args = [*command, *_QUIET_FLAGS, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(profiles_dir(settings))]
+    if select:
+        args += ["--select", *select]
+    if vars:
+        args += ["--vars", json.dumps(dict(vars))]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def profiles_dir(settings: LakehouseSettings) -> Path:
+    return settings.config_dir / "dbt"
+
+
+def build_gold(
+    settings: LakehouseSettings,
+    *,
+    command: Sequence[str] = ("build",),
+    select: Sequence[str] | None = None,
+    vars: Mapping[str, Any] | None = None,
+    full_refresh: bool = False,
+) -> GoldResult:
+    """Run a dbt command (default `build`) on the Gold project; raise GoldBuildError if it fails."""
+    from dbt.cli.main import dbtRunner  # dbt's import takes seconds; only pay it when building
+
+    write_local_config(settings)
+    command = tuple(command)
+    outcome = dbtRunner().invoke(dbt_args(settings, command, select=select, vars=vars, full_refresh=full_refresh))
+    nodes, elapsed = _node_results(outcome.result)
+    result = GoldResult(command=command, success=bool(outcome.success), nodes=nodes, elapsed=elapsed)
+    if not result.success:
+        raise GoldBuildError(_failure_line(result, outcome.exception), details=_failure_details(result))
+    return result
+
+
+def _node_results(run_result: Any) -> tuple[tuple[NodeResult, ...], float]:
+    # `build`, `run`, `test` return a RunExecutionResult; `docs generate`, `parse` return
+    # other artifacts without per-node results.
+    results = getattr(run_result, "results", None) or ()
+    nodes = tuple(
+        NodeResult(
+            unique_id=item.node.unique_id,
+            name=item.node.name,
+            resource_type=str(item.node.resource_type),
+            status=str(item.status),
+            execution_time=float(item.execution_time or 0.0),
+            failures=item.failures,
+            message=item.message,
+        )
+        for item in results
+    )
+    return nodes, float(getattr(run_result, "elapsed_time", 0.0) or 0.0)
+
+
+def _failure_line(result: GoldResult, exception: BaseException | None) -> str:
+    command = "dbt " + " ".join(result.command)
+    failed = result.failed_nodes
+    if failed:
+        first = failed[0]
+        what = f"{first.failures} failing rows" if first.status == "fail" and first.failures else _first_line(first.message)
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return (
+            f"{command} failed at {first.resource_type} {first.name}: {first.status}, {what}{more}; "
+            f"details in {DBT_PROJECT_DIR / 'target' / 'run_results.json'}"
+        )
+    reason = _first_line(str(exception)) if exception is not None else "see the dbt log above"
+    return f"{command} failed before building any node: {reason}"
+
+
+def _failure_details(result: GoldResult) -> str:
+    return "\n".join(f"{node.resource_type} {node.name}: {node.status}: {node.message}" for node in result.failed_nodes)
+
+
+def _first_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0] if lines else "no message"

@@ -1,0 +1,44 @@
+"""catalog.gold without services: the dbt command line and the one-line failure message."""
+
+from __future__ import annotations
+
+import json
+
+from catalog.gold import DBT_PROJECT_DIR, GoldResult, NodeResult, _failure_line, dbt_args
+
+
+def test_dbt_args_point_at_the_repo_project_and_the_rendered_profile(test_settings) -> None:
+    args = dbt_args(test_settings, ("build",), select=["fct_orders+"], vars={"order_lookback_days": 3}, full_refresh=True)
+    assert args[0] == "build"
+    assert args[args.index("--project-dir") + 1] == str(DBT_PROJECT_DIR)
+    assert (DBT_PROJECT_DIR / "dbt_project.yml").is_file()
+    assert args[args.index("--profiles-dir") + 1] == str(test_settings.config_dir / "dbt")
+    assert args[args.index("--select") + 1] == "fct_orders+"
+    assert json.loads(args[args.index("--vars") + 1]) == {"order_lookback_days": 3}
+    assert "--full-refresh" in args and "--no-use-colors" in args
+
+
+def _node(name: str, status: str, failures: int | None = None, message: str | None = None) -> NodeResult:
+    return NodeResult(f"test.lakehouse.{name}", name, "test", status, 0.1, failures, message)
+
+
+def test_failure_line_names_the_first_failing_node_and_skips_warnings() -> None:
+    result = GoldResult(
+        command=("build",),
+        success=False,
+        nodes=(
+            _node("assert_fct_orders_matches_silver", "warn", 2),
+            _node("stg_orders_customer_id_has_a_customer", "fail", 1),
+            _node("unique_fct_orders_order_id", "error", None, "Database Error\n  boom"),
+        ),
+        elapsed=1.0,
+    )
+    line = _failure_line(result, None)
+    assert "\n" not in line
+    assert line.startswith("dbt build failed at test stg_orders_customer_id_has_a_customer: fail, 1 failing rows (and 1 more)")
+
+
+def test_failure_line_without_nodes_gives_dbt_s_reason() -> None:
+    result = GoldResult(command=("build",), success=False, nodes=(), elapsed=0.0)
+    line = _failure_line(result, RuntimeError("Could not find profile named 'lakehouse'\nmore"))
+    assert line == "dbt build failed before building any node: Could not find profile named 'lakehouse'"
