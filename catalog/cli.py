@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -190,7 +190,7 @@ def _require_services(settings: LakehouseSettings) -> None:
         raise LakehouseError(f"{', '.join(down_services)} not running: start the stack with `lakehouse up`")
 
 
-def _run_days(first: datetime, last: datetime, window_days: int) -> None:
+def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
     from rich.progress import Progress
 
     from catalog.spark_session import spark_session
@@ -231,7 +231,9 @@ def _run_days(first: datetime, last: datetime, window_days: int) -> None:
 @handles_errors
 def run(
     date: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Landing day to process.")],
-    window_days: Annotated[int, typer.Option(min=1, help="Late-data window of the Silver MERGE.")] = 3,
+    window_days: Annotated[
+        int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline settings, 3).")
+    ] = None,
 ) -> None:
     """Bronze and Silver for one landing day (needs `lakehouse up`)."""
     _run_days(date, date, window_days)
@@ -242,10 +244,35 @@ def run(
 def backfill(
     first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First landing day.")],
     last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last landing day (inclusive).")],
-    window_days: Annotated[int, typer.Option(min=1, help="Late-data window of the Silver MERGE.")] = 3,
+    window_days: Annotated[
+        int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline settings, 3).")
+    ] = None,
 ) -> None:
     """Bronze and Silver for a range of days, in order, in one Spark session."""
     _run_days(first, last, window_days)
+
+
+@app.command()
+@handles_errors
+def validate(
+    tables: Annotated[list[str] | None, typer.Argument(help="Tables as <layer>.<table>; none = every Silver table.")] = None,
+    snapshot: Annotated[int | None, typer.Option(help="Snapshot id to check (one table).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch or tag to check.")] = None,
+    output: Annotated[Literal["text", "json"], typer.Option("--format", help="text, or json for CI.")] = "text",
+    max_age_hours: Annotated[float | None, typer.Option(min=0, help="Fail when the newest row is older than this.")] = None,
+) -> None:
+    """Check tables against their data contracts with PyIceberg + Polars; exit 1 on a failed error check."""
+    from catalog import validate as validation
+
+    results = validation.validate_tables(
+        _settings(), tables or [], snapshot_id=snapshot, branch=branch, max_age_hours=max_age_hours
+    )
+    if output == "json":
+        typer.echo(validation.as_json(results))
+    else:
+        validation.print_results(console, results)
+    if not all(result.passed for result in results):
+        raise typer.Exit(1)
 
 
 @config_app.command("local")

@@ -8,6 +8,8 @@ differ.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,10 +125,18 @@ def rest_catalog_env(settings: LakehouseSettings, *, warehouse_uri: str, sqlite_
 # --- Trino -----------------------------------------------------------------
 
 
-def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: str) -> dict[str, str]:
+# The user `up` probes readiness as (a scan of information_schema, nothing else).
+TRINO_HEALTH_USER = "lakehouse-health"
+
+
+def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: str, etc_dir: str) -> dict[str, str]:
     """Trino's `etc/` folder: file name -> content."""
     trino = settings.trino
     return {
+        "access-control.properties": _properties(
+            {"access-control.name": "file", "security.config-file": f"{etc_dir}/rules.json"}
+        ),
+        "rules.json": json.dumps(trino_access_rules(settings), indent=2) + "\n",
         "node.properties": _properties(
             {"node.environment": "lakehouse", "node.id": "lakehouse-coordinator", "node.data-dir": data_dir}
         ),
@@ -174,6 +184,31 @@ def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: st
                 "iceberg.file-format": "PARQUET",
             }
         ),
+    }
+
+
+def trino_access_rules(settings: LakehouseSettings) -> dict:
+    """File-based access control: the engineer may do everything, the analyst read Gold only.
+
+    Rules match top-down and the first match wins; a user no rule names gets nothing.
+    The analyst's catalog is read-only, so no table rule could ever grant it a write.
+    """
+    engineer, analyst = re.escape(settings.trino.user), re.escape(settings.trino.analyst_user)
+    catalog = re.escape(settings.catalog.name)
+    everything = ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]
+    return {
+        "catalogs": [
+            {"user": engineer, "catalog": ".*", "allow": "all"},
+            {"user": f"{analyst}|{re.escape(TRINO_HEALTH_USER)}", "catalog": f"{catalog}|system", "allow": "read-only"},
+        ],
+        "schemas": [
+            {"user": engineer, "schema": ".*", "owner": True},
+        ],
+        "tables": [
+            {"user": engineer, "privileges": everything},
+            {"user": analyst, "catalog": catalog, "schema": "gold", "privileges": ["SELECT"]},
+            {"user": f"{analyst}|{re.escape(TRINO_HEALTH_USER)}", "schema": "information_schema", "privileges": ["SELECT"]},
+        ],
     }
 
 
@@ -225,7 +260,8 @@ def local_config_files(settings: LakehouseSettings) -> dict[Path, str]:
         config / "dbt" / "profiles.yml": dbt_profiles(settings, endpoints),
     }
     trino_data = str(settings.data_dir / "trino")
-    for name, content in trino_etc(settings, endpoints, data_dir=trino_data).items():
+    etc = config / "trino" / "etc"
+    for name, content in trino_etc(settings, endpoints, data_dir=trino_data, etc_dir=str(etc)).items():
         files[config / "trino" / "etc" / name] = content
     return files
 
@@ -253,7 +289,7 @@ def docker_files(settings: LakehouseSettings) -> dict[str, str]:
         "pyiceberg/.pyiceberg.yaml": pyiceberg_yaml(settings, endpoints),
         "dbt/profiles.yml": dbt_profiles(settings, endpoints),
     }
-    for file_name, content in trino_etc(settings, endpoints, data_dir="/data/trino").items():
+    for file_name, content in trino_etc(settings, endpoints, data_dir="/data/trino", etc_dir="/etc/trino").items():
         files[f"trino/etc/{file_name}"] = content
     rest_env = rest_catalog_env(settings, warehouse_uri=endpoints.warehouse_uri, sqlite_path="/catalog/catalog.db")
     files["rest.env"] = "".join(f"{key}={value}\n" for key, value in rest_env.items())

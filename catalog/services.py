@@ -264,7 +264,7 @@ def _catalog_probe_sql(catalog_name: str) -> str:
 def _trino_answers(url: str, sql: str) -> bool:
     """True when `sql` returns one row holding `true`, over Trino's HTTP protocol."""
     request = urllib.request.Request(
-        f"{url}/v1/statement", data=sql.encode(), headers={"X-Trino-User": "lakehouse-health"}
+        f"{url}/v1/statement", data=sql.encode(), headers={"X-Trino-User": engine_config.TRINO_HEALTH_USER}
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         result = json.loads(response.read())

@@ -76,7 +76,10 @@ class CatalogSettings(_Section):
 class TrinoSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # The engineer principal (everything); the pipeline, dbt and the demo connect as it.
     user: str = "engineer"
+    # The analyst principal: reads Gold, nothing else (file-based access control).
+    analyst_user: str = "analyst"
     # Sized for 2 cores / 24 GiB shared with a Spark driver of 4 GiB.
     heap_gb: int = Field(default=4, ge=2)
     task_concurrency: int = 2
@@ -94,6 +97,17 @@ class SparkSettings(_Section):
     shuffle_partitions: int = 4
     # Free-form additions, applied last (e.g. {"spark.sql.adaptive.enabled": "false"}).
     extra_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class PipelineSettings(_Section):
+    # Days behind the run date that a fact MERGE reads and rewrites; older late rows
+    # take the counted, targeted MERGE instead.
+    window_days: int = Field(default=3, ge=1)
+    # Per Silver table, e.g. {"orders": 7} for a source whose corrections run later.
+    window_days_by_table: dict[str, int] = Field(default_factory=dict)
+
+    def window_for(self, table: str) -> int:
+        return self.window_days_by_table.get(table, self.window_days)
 
 
 class LakehouseSettings(BaseSettings):
@@ -116,6 +130,7 @@ class LakehouseSettings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     trino: TrinoSettings = Field(default_factory=TrinoSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -36,7 +36,7 @@ def run_day(
     settings: LakehouseSettings,
     day: dt.date,
     *,
-    window_days: int = 3,
+    window_days: int | None = None,
     contracts: ContractFile | None = None,
     report: Report = lambda _: None,
 ) -> DayResult:
@@ -53,7 +53,8 @@ def run_day(
     for entity in ENTITIES:
         report(f"{day} silver {entity.table}")
         started = time.monotonic()
-        commits.append(silver_day(spark, settings, entity, contracts, day, window_days=window_days))
+        window = window_days or settings.pipeline.window_for(entity.table)
+        commits.append(silver_day(spark, settings, entity, contracts, day, window_days=window))
         seconds[f"silver.{entity.table}"] = time.monotonic() - started
     return DayResult(day, tuple(bronze_batches), tuple(commits), seconds)
 

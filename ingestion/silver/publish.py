@@ -36,6 +36,8 @@ from ingestion.silver.entities import SilverEntity
 SILVER = "silver"
 QUARANTINE_TABLE = "quarantine"
 SOURCE_VIEW = "silver_merge_source"
+# Iceberg's session prefix for snapshot summary properties; ours are namespaced `lakehouse.`.
+SNAPSHOT_PROPERTY = "spark.sql.iceberg.snapshot-property.lakehouse."
 _WIDENINGS = {("int", "bigint"), ("float", "double")}
 
 
@@ -113,11 +115,21 @@ def publish_batch(
         _drop_branch(spark, target_sql, branch)
         spark.sql(f"ALTER TABLE {target_sql} CREATE BRANCH {exp.to_identifier(branch, quoted=True).sql('spark')}")
         spark.conf.set("spark.wap.branch", branch)
+        # Quality travels with the data: these land in the MERGE snapshots' summaries,
+        # which main points to after the fast-forward, so time travel shows them too.
+        summary = {
+            "rows-read": rows_read, "rows-accepted": accepted, "rows-quarantined": quarantined,
+            "rows-merged": merged, "dq-score": f"{score:.6f}", "run-date": run_date.isoformat(),
+        }
+        for key, value in summary.items():
+            spark.conf.set(f"{SNAPSHOT_PROPERTY}{key}", str(value))
         try:
             late_rows, late_dates = _merge(spark, entity, target, source, run_date, window_days)
             violations = _audit(spark, entity, contract, target_sql, source, score, parents)
         finally:
             spark.conf.unset("spark.wap.branch")
+            for key in summary:
+                spark.conf.unset(f"{SNAPSHOT_PROPERTY}{key}")
         errors = [v for v in violations if v.severity == "error"]
         if errors:
             _drop_branch(spark, target_sql, branch)

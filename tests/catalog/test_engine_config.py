@@ -1,4 +1,5 @@
 import configparser
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,7 +26,7 @@ def _properties(text: str) -> dict[str, str]:
 
 
 def test_trino_catalog_points_at_the_rest_catalog_with_local_files(settings) -> None:
-    files = engine_config.trino_etc(settings, engine_config.local_endpoints(settings), data_dir="/d")
+    files = engine_config.trino_etc(settings, engine_config.local_endpoints(settings), data_dir="/d", etc_dir="/e")
     catalog = _properties(files["catalog/lake.properties"])
     assert catalog["connector.name"] == "iceberg"
     assert catalog["iceberg.catalog.type"] == "rest"
@@ -35,6 +36,16 @@ def test_trino_catalog_points_at_the_rest_catalog_with_local_files(settings) -> 
     assert config["http-server.http.port"] == "9080"
     assert "-Xmx4G" in files["jvm.config"].splitlines()
     assert config["query.max-memory-per-node"] == "2048MB"  # half the heap: Trino needs 30% headroom
+
+
+def test_trino_access_rules_name_the_configured_principals_and_catalog(settings) -> None:
+    files = engine_config.trino_etc(settings, engine_config.local_endpoints(settings), data_dir="/d", etc_dir="/e")
+    assert _properties(files["access-control.properties"])["security.config-file"] == "/e/rules.json"
+    rules = json.loads(files["rules.json"])
+    analyst_tables = [rule for rule in rules["tables"] if rule["user"] == "analyst"]
+    assert analyst_tables == [{"user": "analyst", "catalog": "lake", "schema": "gold", "privileges": ["SELECT"]}]
+    analyst_catalogs = [rule for rule in rules["catalogs"] if "analyst" in rule["user"]]
+    assert {rule["allow"] for rule in analyst_catalogs} == {"read-only"}
 
 
 def test_spark_conf_uses_the_same_catalog_name_and_uri(settings) -> None:

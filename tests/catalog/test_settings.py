@@ -55,3 +55,17 @@ def test_missing_config_file_is_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_postgres_backend_requires_a_url() -> None:
     with pytest.raises(ConfigError, match="LAKEHOUSE_CATALOG__POSTGRES_URL"):
         load_settings(catalog={"backend": "postgresql"})
+
+
+def test_late_data_window_is_set_per_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_PIPELINE__WINDOW_DAYS_BY_TABLE", '{"orders": 7}')
+    settings = load_settings(home=tmp_path)
+    assert settings.pipeline.window_for("orders") == 7
+    assert settings.pipeline.window_for("events") == 3
+
+
+def test_a_zero_day_window_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_PIPELINE__WINDOW_DAYS", "0")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "pipeline.window_days" in str(error.value)

@@ -13,11 +13,10 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from catalog.gold import DBT_PROJECT_DIR, GoldBuildError, GoldResult, build_gold
+from catalog.gold import DBT_PROJECT_DIR, GoldBuildError, build_gold
 from catalog.trino_connection import trino_connection
 from ingestion.silver.publish import table_name
 from ingestion.sources.report import LateKind
-from tests.scenario import Scenario
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +32,6 @@ MARTS = (
 LATE_REFUND_ORDER_ID = 1_900_000_001
 ORPHAN_ORDER_ID = 1_900_000_002
 ORPHAN_CUSTOMER_ID = 1_999_999_999
-
-
-@pytest.fixture(scope="module")
-def first_build(silver_scenario: Scenario, stack) -> GoldResult:
-    return build_gold(stack)
 
 
 def _query(stack, sql: str) -> list[list]:

@@ -53,6 +53,22 @@ def test_days_leave_no_cached_or_checkpointed_blocks(scenario) -> None:
     assert scenario.blocks_left == set()
 
 
+def test_quality_figures_travel_in_the_snapshot_summary(scenario, spark) -> None:
+    last = scenario.results[-1]
+    checked = 0
+    for commit in last.silver:
+        if not commit.rows_merged:
+            continue  # an empty MERGE may commit nothing, leaving main on an older snapshot
+        [row] = spark.sql(f"SELECT summary FROM {commit.table}.snapshots WHERE snapshot_id = {commit.snapshot_id}").collect()
+        summary = row[0]
+        assert summary["lakehouse.rows-read"] == str(commit.rows_read), commit.table
+        assert summary["lakehouse.rows-quarantined"] == str(commit.rows_quarantined), commit.table
+        assert float(summary["lakehouse.dq-score"]) == pytest.approx(commit.dq_score, abs=1e-6)
+        assert summary["lakehouse.run-date"] == last.day.isoformat()
+        checked += 1
+    assert checked >= 5
+
+
 def test_refund_two_days_late_updates_the_order_in_place(scenario, stack, spark) -> None:
     report = scenario.report
     refund = _refund(report, 2)

@@ -5,24 +5,11 @@ from decimal import Decimal
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from ingestion.contracts.contract import SchemaMismatchError, TableContract
+from ingestion.contracts.contract import SchemaMismatchError
 from ingestion.contracts.spark_row_checks import split_rows
 from ingestion.contracts.spark_table_checks import Violation, dq_score, table_violations
+from tests.ingestion.contracts.sample_contract import ORDERS
 
-ORDERS = TableContract.model_validate(
-    {
-        "name": "orders",
-        "primary_key": ["order_id"],
-        "columns": [
-            {"name": "order_id", "type": "bigint", "nullable": False},
-            {"name": "customer_id", "type": "bigint"},
-            {"name": "amount", "type": "decimal(18,2)", "min": 0, "max": 1000000},
-            {"name": "currency", "type": "string", "nullable": False, "accepted_values": ["USD", "EUR"]},
-        ],
-        "foreign_keys": [{"columns": ["customer_id"], "references": {"table": "customers", "columns": ["customer_id"]}}],
-        "quality": {"min_score": 0.9, "severity": "warn"},
-    }
-)
 SCHEMA = "order_id bigint, customer_id bigint, amount decimal(18,2), currency string"
 
 
