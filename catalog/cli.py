@@ -194,6 +194,7 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
     from rich.progress import Progress
 
     from catalog.spark_session import spark_session
+    from ingestion.operations import record_run
     from ingestion.pipeline import run_day
 
     settings = _settings()
@@ -203,10 +204,12 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
         raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
     spark = spark_session(settings, app_name="lakehouse-run")
     results = []
-    with Progress(console=console, transient=True) as progress:
+    command = "run" if len(days) == 1 else "backfill"
+    with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
         task = progress.add_task("pipeline", total=len(days))
         for day in days:
             results.append(run_day(spark, settings, day, window_days=window_days, report=lambda m: progress.update(task, description=m)))
+            ops.day(results[-1])
             progress.advance(task)
     table = Table("day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
     for result in results:
@@ -214,7 +217,7 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
             table.add_row(
                 str(result.day), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
                 f"{commit.rows_quarantined:,}", f"{commit.rows_merged:,}", f"{commit.late_rows:,}",
-                f"{commit.dq_score:.3f}", "; ".join(commit.schema_changes),
+                f"{commit.dq_score:.3f}", "; ".join(map(str, commit.schema_changes)),
             )
     console.print(table)
     # Contract warnings do not stop a run; they must still be seen.

@@ -60,6 +60,7 @@ def run_demo(
     report: Report = lambda _: None,
 ) -> DemoSummary:
     from catalog.spark_session import spark_session
+    from ingestion.operations import record_run
     from ingestion.pipeline import run_day
     from ingestion.sources import generate_sources
 
@@ -77,9 +78,12 @@ def run_demo(
     report("starting Spark")
     spark = spark_session(settings, app_name="lakehouse-demo")
     results = []
-    for offset in range(days):
-        day = start + dt.timedelta(days=offset)
-        results.append(run_day(spark, settings, day, report=lambda message, n=offset: report(f"day {n + 1}/{days}: {message}")))
+    last_day = start + dt.timedelta(days=days - 1)
+    with record_run(spark, settings, "demo", start, last_day) as ops:
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            results.append(run_day(spark, settings, day, report=lambda message, n=offset: report(f"day {n + 1}/{days}: {message}")))
+            ops.day(results[-1])
     seconds["pipeline"] = time.monotonic() - clock
 
     clock = time.monotonic()

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from catalog.settings import LakehouseSettings
+from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
 from ingestion.sources import generate_sources
 from ingestion.sources.report import GenerationReport
@@ -28,13 +29,18 @@ class Scenario:
     report: GenerationReport
     results: list[DayResult]
     blocks_left: set[int]  # Spark RDDs still holding blocks after the last day
+    run_id: str  # its row in ops.runs
 
 
 def run_scenario(spark, settings: LakehouseSettings) -> Scenario:
     report = generate_sources(settings.landing_dir, START, DAYS, scale=SCALE, seed=SEED)
     before = stored_rdds(spark)
-    results = [run_day(spark, settings, START + dt.timedelta(days=offset)) for offset in range(DAYS)]
-    return Scenario(report, results, stored_rdds(spark) - before)
+    results = []
+    with record_run(spark, settings, "scenario", START, START + dt.timedelta(days=DAYS - 1)) as ops:
+        for offset in range(DAYS):
+            results.append(run_day(spark, settings, START + dt.timedelta(days=offset)))
+            ops.day(results[-1])
+    return Scenario(report, results, stored_rdds(spark) - before, ops.run_id)
 
 
 def stored_rdds(spark) -> set[int]:

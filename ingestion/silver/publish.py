@@ -50,6 +50,18 @@ class IncompatibleSchemaChange(LakehouseError):
 
 
 @dataclass(frozen=True)
+class SchemaChange:
+    column: str
+    old_type: str | None  # None when the column was added
+    new_type: str
+
+    def __str__(self) -> str:
+        if self.old_type is None:
+            return f"added {self.column} {self.new_type}"
+        return f"widened {self.column} {self.old_type} -> {self.new_type}"
+
+
+@dataclass(frozen=True)
 class SilverCommit:
     table: str
     run_date: dt.date
@@ -61,7 +73,7 @@ class SilverCommit:
     late_dates: tuple[dt.date, ...]
     dq_score: float
     snapshot_id: int | None
-    schema_changes: tuple[str, ...] = ()
+    schema_changes: tuple[SchemaChange, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -233,7 +245,9 @@ def write_quarantine(
     rows.writeTo(target).append()
 
 
-def evolve_schema(spark: SparkSession, target_sql: str, source: DataFrame, *, exclude: tuple[str, ...] = ()) -> list[str]:
+def evolve_schema(
+    spark: SparkSession, target_sql: str, source: DataFrame, *, exclude: tuple[str, ...] = ()
+) -> list[SchemaChange]:
     """Add new columns; widen int->bigint, float->double; stop on anything else."""
     existing = {f.name: f.dataType.simpleString() for f in spark.table(target_sql).schema.fields}
     changes = []
@@ -244,7 +258,7 @@ def evolve_schema(spark: SparkSession, target_sql: str, source: DataFrame, *, ex
         name = exp.to_identifier(column.name, quoted=True).sql("spark")
         if column.name not in existing:
             spark.sql(f"ALTER TABLE {target_sql} ADD COLUMN {name} {incoming}")
-            changes.append(f"added {column.name} {incoming}")
+            changes.append(SchemaChange(column.name, None, incoming))
         elif existing[column.name] != incoming:
             if (existing[column.name], incoming) not in _WIDENINGS:
                 raise IncompatibleSchemaChange(
@@ -252,7 +266,7 @@ def evolve_schema(spark: SparkSession, target_sql: str, source: DataFrame, *, ex
                     "not a safe widening; fix the source or migrate the table explicitly"
                 )
             spark.sql(f"ALTER TABLE {target_sql} ALTER COLUMN {name} TYPE {incoming}")
-            changes.append(f"widened {column.name} {existing[column.name]} -> {incoming}")
+            changes.append(SchemaChange(column.name, existing[column.name], incoming))
     return changes
 
 

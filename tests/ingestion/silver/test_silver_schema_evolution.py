@@ -21,7 +21,10 @@ def drift_table(stack, spark) -> str:
 def test_new_column_is_added_and_numbers_widen(drift_table, spark) -> None:
     incoming = spark.createDataFrame([], "id bigint, amount double, note string, coupon_code string")
     changes = evolve_schema(spark, drift_table, incoming)
-    assert changes == ["widened id int -> bigint", "widened amount float -> double", "added coupon_code string"]
+    assert [str(change) for change in changes] == [
+        "widened id int -> bigint", "widened amount float -> double", "added coupon_code string"
+    ]
+    assert (changes[2].column, changes[2].old_type, changes[2].new_type) == ("coupon_code", None, "string")
     types = {f.name: f.dataType.simpleString() for f in spark.table(drift_table).schema.fields}
     assert types == {"id": "bigint", "amount": "double", "note": "string", "coupon_code": "string"}
     assert evolve_schema(spark, drift_table, incoming) == []  # a replay changes nothing
