@@ -35,4 +35,11 @@ def spark_session(settings: LakehouseSettings, app_name: str = "lakehouse") -> S
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    # Two warnings that fire on every table and day and are never news: freeing a Silver
+    # batch's local checkpoint after its MERGE ("cannot be recomputed after unpersisting"),
+    # and Iceberg's add_files probing `parquet` as a catalog name before reading the
+    # `parquet.<path>` source it is given (a stack trace per Bronze batch).
+    jvm = session.sparkContext._jvm
+    for logger in ("org.apache.spark.rdd.MapPartitionsRDD", "org.apache.iceberg.spark.Spark3Util"):
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(logger, jvm.org.apache.logging.log4j.Level.ERROR)
     return session

@@ -337,7 +337,9 @@ def _violation(contract: TableContract, check: str, count: int, severity: str, d
 
 def _fast_forward(spark: SparkSession, settings: LakehouseSettings, table: str, branch: str) -> None:
     procedure = exp.table_("fast_forward", db="system", catalog=settings.catalog.name, quoted=True).sql("spark")
-    arguments = {"table": f"{SILVER}.{table}", "branch": "main", "to": branch}
+    # Catalog-qualified: a bare `silver.orders` is first tried as catalog `silver`, which
+    # fails with a logged stack trace before Spark falls back to the default catalog.
+    arguments = {"table": f"{settings.catalog.name}.{SILVER}.{table}", "branch": "main", "to": branch}
     named = ", ".join(f"{name} => {exp.Literal.string(value).sql('spark')}" for name, value in arguments.items())
     spark.sql(f"CALL {procedure}({named})")
 
