@@ -221,13 +221,8 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
             )
     console.print(table)
     # Contract warnings do not stop a run; they must still be seen.
-    for result in results:
-        for batch in result.bronze:
-            for warning in batch.warnings:
-                console.print(f"[yellow]warn[/] {result.day} bronze.{batch.source}: {warning}", soft_wrap=True)
-        for commit in result.silver:
-            for warning in commit.warnings:
-                console.print(f"[yellow]warn[/] {result.day} {commit.table}: {warning}", soft_wrap=True)
+    for warning in (warning for result in results for warning in result.warnings):
+        console.print(f"[yellow]warn[/] {warning}", soft_wrap=True)
 
 
 @app.command()

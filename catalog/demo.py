@@ -23,7 +23,6 @@ GOLD_MARTS = (
     "dim_customers", "dim_date", "fct_orders", "fct_daily_revenue",
     "fct_customer_engagement", "fct_crm_pipeline_funnel", "customer_360",
 )
-SILVER_TABLES = ("customers", "orders", "crm_contacts", "crm_deals", "sessions", "events", "fx_rates", "quarantine")
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,8 @@ def run_demo(
     from catalog.spark_session import spark_session
     from ingestion.operations import record_run
     from ingestion.pipeline import run_day
+    from ingestion.silver.entities import ENTITIES
+    from ingestion.silver.publish import QUARANTINE_TABLE
     from ingestion.sources import generate_sources
 
     seconds: dict[str, float] = {}
@@ -91,20 +92,18 @@ def run_demo(
     gold = build_gold(settings)
     seconds["gold"] = time.monotonic() - clock
 
-    warnings = [f"{r.day} bronze.{b.source}: {w}" for r in results for b in r.bronze for w in b.warnings]
-    warnings += [f"{r.day} {c.table}: {w}" for r in results for c in r.silver for w in c.warnings]
     return DemoSummary(
         first_day=start,
         days=days,
         seconds=seconds,
         lines_landed=sum(entry.rows_written for entry in generated.entries),
         bronze_rows=sum(b.rows_written for r in results for b in r.bronze),
-        silver_rows=_row_counts(settings, "silver", SILVER_TABLES),
+        silver_rows=_row_counts(settings, "silver", (*(entity.table for entity in ENTITIES), QUARANTINE_TABLE)),
         gold_rows=_row_counts(settings, "gold", GOLD_MARTS),
         late_corrections_delivered=sum(len(entry.late_arrivals) for entry in generated.entries),
         late_rows_beyond_window=sum(c.late_rows for r in results for c in r.silver),
         rows_quarantined=sum(c.rows_quarantined for r in results for c in r.silver),
-        contract_warnings=tuple(warnings),
+        contract_warnings=tuple(warning for result in results for warning in result.warnings),
         gold=gold,
     )
 

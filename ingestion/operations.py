@@ -50,14 +50,14 @@ class RunRecorder:
         now = dt.datetime.now(dt.UTC)
         metrics = [
             (self.run_id, result.day, "bronze", batch.source, batch.rows_read, batch.rows_written - batch.rows_unparseable,
-             batch.rows_unparseable, batch.rows_written, 0, result.seconds.get(f"bronze.{batch.source}"), None,
+             batch.rows_unparseable, batch.rows_written, 0, result.seconds.get(batch.table), None,
              batch.dq_score, now)
             for batch in result.bronze
         ]
         metrics += [
             (self.run_id, result.day, "silver", commit.table, commit.rows_read, commit.rows_accepted,
              commit.rows_quarantined, commit.rows_merged, commit.late_rows,
-             result.seconds.get(f"silver.{_short(commit.table)}"), commit.snapshot_id, commit.dq_score, now)
+             result.seconds.get(commit.table), commit.snapshot_id, commit.dq_score, now)
             for commit in result.silver
         ]
         self._append("stage_metrics", metrics)
@@ -95,8 +95,3 @@ def record_run(
         recorder._append(
             "runs", [(recorder.run_id, command, first_day, last_day, recorder.days_done, started, finished, status, error)]
         )
-
-
-def _short(table_sql: str) -> str:
-    """`iceberg`.`silver`.`orders` -> orders."""
-    return table_sql.rsplit(".", 1)[-1].strip("`")

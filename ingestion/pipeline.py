@@ -28,7 +28,14 @@ class DayResult:
     day: dt.date
     bronze: tuple[BronzeBatch, ...]
     silver: tuple[SilverCommit, ...]
-    seconds: dict[str, float]  # wall time per step, e.g. "bronze.events", "silver.orders"
+    # Wall time per table written, keyed by its name as the batch and commit report it.
+    seconds: dict[str, float]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Contract warnings of the day, each prefixed with the day and table."""
+        found = [f"{self.day} {batch.table}: {warning}" for batch in self.bronze for warning in batch.warnings]
+        return found + [f"{self.day} {commit.table}: {warning}" for commit in self.silver for warning in commit.warnings]
 
 
 def run_day(
@@ -48,14 +55,14 @@ def run_day(
         report(f"{day} bronze {entity.source}")
         started = time.monotonic()
         bronze_batches.append(ingest_landing_day(spark, settings, entity.source, day))
-        seconds[f"bronze.{entity.source}"] = time.monotonic() - started
+        seconds[bronze_batches[-1].table] = time.monotonic() - started
     commits = []
     for entity in ENTITIES:
         report(f"{day} silver {entity.table}")
         started = time.monotonic()
         window = window_days or settings.pipeline.window_for(entity.table)
         commits.append(silver_day(spark, settings, entity, contracts, day, window_days=window))
-        seconds[f"silver.{entity.table}"] = time.monotonic() - started
+        seconds[commits[-1].table] = time.monotonic() - started
     return DayResult(day, tuple(bronze_batches), tuple(commits), seconds)
 
 

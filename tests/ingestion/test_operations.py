@@ -27,6 +27,11 @@ def test_stage_metrics_answer_rows_moved_per_stage_and_day(silver_scenario: Scen
         [silver_scenario.run_id],
     )
     assert len(rows) == 2 * DAYS
+    [[untimed]] = _query(
+        stack, "SELECT count_if(seconds IS NULL OR seconds <= 0) FROM iceberg.ops.stage_metrics WHERE run_id = ?",
+        [silver_scenario.run_id],
+    )
+    assert untimed == 0, "every stage row carries the wall time of its table"
     by_day_stage = {(row[0], row[1]): row[2:] for row in rows}
     for result in silver_scenario.results:
         assert by_day_stage[(result.day, "bronze")] == [
