@@ -29,6 +29,11 @@ SLF4J_VERSION = "2.0.17"
 
 # Spark resolves these itself (Ivy, from Maven Central) through spark.jars.packages.
 SPARK_PACKAGES = (f"org.apache.iceberg:iceberg-spark-runtime-{SPARK_SCALA_SUFFIX}:{ICEBERG_VERSION}",)
+# The OpenLineage Spark listener, added to them when lineage.spark_listener is on. 1.54.0
+# (the Python client's version) is not on Maven Central for Scala 2.13; 1.53.0 is the newest
+# there, and both write the same OpenLineage spec (2-0-2).
+OPENLINEAGE_SPARK_VERSION = "1.53.0"
+OPENLINEAGE_SPARK_PACKAGE = f"io.openlineage:openlineage-spark_2.13:{OPENLINEAGE_SPARK_VERSION}"
 
 # Trino plugins unpacked into plugin/<name>; the core tarball has none of the connectors.
 TRINO_PLUGINS = ("iceberg",)

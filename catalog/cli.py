@@ -123,6 +123,9 @@ def smoke() -> None:
 
 
 def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
+    from catalog.trino_auth import secret_files
+    from catalog.trino_connection import jdbc_url
+
     last = summary.first_day + timedelta(days=summary.days - 1)
     console.print(f"\n[bold]Demo: {summary.days} days, {summary.first_day} to {last}[/]")
     layers = Table("layer", "tables", "rows")
@@ -140,16 +143,24 @@ def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
         soft_wrap=True,
     )
     console.print("time: " + ", ".join(f"{step} {secs:.0f} s" for step, secs in summary.seconds.items()))
-    jdbc = f"jdbc:trino://{settings.trino.host}:{settings.trino.port}/{settings.catalog.name}?user={settings.trino.user}"
+    trino = settings.trino
+    if trino.password_auth:
+        files = secret_files(settings)
+        server = (
+            f"--server https://{trino.host}:{trino.https_port} --truststore-path {files.ca_cert} --password "
+            f"(the password is in {files.password_file(trino.user)})"
+        )
+    else:
+        server = f"--server http://{trino.host}:{trino.port}"
     console.print(
         "\nQuery it yourself:\n"
         f"  Trino CLI: mvn -q dependency:copy -Dartifact=io.trino:trino-cli:{TRINO_VERSION}:jar:executable -DoutputDirectory=. && "
-        f"java -jar trino-cli-{TRINO_VERSION}-executable.jar --server http://{settings.trino.host}:{settings.trino.port} "
-        f"--catalog {settings.catalog.name} --user {settings.trino.user} --execute 'SELECT * FROM gold.fct_daily_revenue LIMIT 10'\n"
+        f"java -jar trino-cli-{TRINO_VERSION}-executable.jar {server} "
+        f"--catalog {settings.catalog.name} --user {trino.user} --execute 'SELECT * FROM gold.fct_daily_revenue LIMIT 10'\n"
         f"  Python   : .venv/bin/python -c \"from catalog.settings import load_settings; "
         "from catalog.trino_connection import trino_connection; "
         "c = trino_connection(load_settings()).cursor(); c.execute('SELECT * FROM gold.fct_daily_revenue LIMIT 10'); print(c.fetchall())\"\n"
-        f"  JDBC     : {jdbc}",
+        f"  JDBC     : {jdbc_url(settings)}",
         soft_wrap=True,
     )
 
@@ -208,7 +219,10 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
     with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
         task = progress.add_task("pipeline", total=len(days))
         for day in days:
-            results.append(run_day(spark, settings, day, window_days=window_days, report=lambda m: progress.update(task, description=m)))
+            results.append(run_day(
+                spark, settings, day, window_days=window_days, report=lambda m: progress.update(task, description=m),
+                lineage=ops.lineage,
+            ))
             ops.day(results[-1])
             progress.advance(task)
     table = Table("day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
@@ -271,6 +285,42 @@ def validate(
         validation.print_results(console, results)
     if not all(result.passed for result in results):
         raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def lateness(
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First arrival day to count.")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last arrival day to count.")] = None,
+) -> None:
+    """How late each source's versions arrive, what falls outside the Silver window, and skipped days."""
+    from ingestion.lateness import lateness_report
+
+    result = lateness_report(_settings(), since=since.date() if since else None, until=until.date() if until else None)
+    table = Table("table", "window", "versions", "late", "outside window", "days late: versions")
+    for p in result.profiles:
+        histogram = "  ".join(f"{days}d: {count:,}" for days, count in p.histogram.items()) or "-"
+        window = f"{p.window_days} d" if p.window_days is not None else "none"
+        table.add_row(p.table, window, f"{p.versions:,}", f"{p.late:,}", f"{p.outside_window:,}", histogram)
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warn[/] {warning}", soft_wrap=True, highlight=False)
+    for gap in result.gaps:
+        console.print(f"[yellow]skipped[/] {gap.first} to {gap.last} ({gap.days} d): {gap.command}", soft_wrap=True, highlight=False)
+    if not result.gaps:
+        console.print("no skipped days")
+
+
+@app.command()
+@handles_errors
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("lakehouse-report.html"),
+) -> None:
+    """One self-contained HTML file: rows per layer, DQ trend, lateness, quarantine, schema changes, run times."""
+    from catalog.report import write_report
+
+    write_report(_settings(), out)
+    console.print(f"report: {out.resolve()}")
 
 
 @config_app.command("local")

@@ -83,7 +83,8 @@ def run_demo(
     with record_run(spark, settings, "demo", start, last_day) as ops:
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
-            results.append(run_day(spark, settings, day, report=lambda message, n=offset: report(f"day {n + 1}/{days}: {message}")))
+            progress = lambda message, n=offset: report(f"day {n + 1}/{days}: {message}")  # noqa: E731
+            results.append(run_day(spark, settings, day, report=progress, lineage=ops.lineage))
             ops.day(results[-1])
     seconds["pipeline"] = time.monotonic() - clock
 

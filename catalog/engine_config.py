@@ -17,6 +17,7 @@ import yaml
 
 from catalog import artifacts
 from catalog.settings import LakehouseSettings
+from catalog.trino_auth import KEYSTORE_KEY_ENV, SHARED_SECRET_ENV, TRINO_HEALTH_USER, SecretFiles, secret_files
 
 # Where the shared warehouse is mounted inside every container: file paths in
 # Iceberg metadata are absolute, so all engines must see the same path.
@@ -84,9 +85,42 @@ def spark_conf(settings: LakehouseSettings, endpoints: Endpoints, *, ivy_dir: Pa
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
+    if not settings.spark.codegen:
+        # The interpreted paths Spark falls back to when generated code fails to compile.
+        conf["spark.sql.codegen.wholeStage"] = "false"
+        conf["spark.sql.codegen.factoryMode"] = "NO_CODEGEN"
     if ivy_dir is not None:
         conf["spark.jars.ivy"] = str(ivy_dir)
+    if settings.lineage.enabled and settings.lineage.spark_listener:
+        conf.update(spark_lineage_conf(settings))
     conf.update(settings.spark.extra_conf)
+    return conf
+
+
+def spark_lineage_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """The OpenLineage Spark listener, sending to the same transport as the pipeline's own events.
+
+    With the file transport it writes its own file (`lineage.spark_file`): both writers append,
+    and they would interleave lines in one file.
+    """
+    lineage = settings.lineage
+    conf = {
+        "spark.jars.packages": ",".join((*artifacts.SPARK_PACKAGES, artifacts.OPENLINEAGE_SPARK_PACKAGE)),
+        "spark.extraListeners": "io.openlineage.spark.agent.OpenLineageSparkListener",
+        "spark.openlineage.namespace": lineage.namespace,
+        # The listener reflects into java.security to find connectors' lineage extensions;
+        # without this it logs an InaccessibleObjectException stack trace at start-up.
+        "spark.driver.extraJavaOptions": "--add-opens=java.base/java.security=ALL-UNNAMED",
+    }
+    if lineage.transport == "http":
+        conf |= {"spark.openlineage.transport.type": "http", "spark.openlineage.transport.url": str(lineage.url)}
+        if lineage.api_key.get_secret_value():
+            conf |= {
+                "spark.openlineage.transport.auth.type": "api_key",
+                "spark.openlineage.transport.auth.apiKey": lineage.api_key.get_secret_value(),
+            }
+    else:
+        conf |= {"spark.openlineage.transport.type": "file", "spark.openlineage.transport.location": str(lineage.spark_file)}
     return conf
 
 
@@ -125,14 +159,16 @@ def rest_catalog_env(settings: LakehouseSettings, *, warehouse_uri: str, sqlite_
 # --- Trino -----------------------------------------------------------------
 
 
-# The user `up` probes readiness as (a scan of information_schema, nothing else).
-TRINO_HEALTH_USER = "lakehouse-health"
+def trino_etc(
+    settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: str, etc_dir: str, auth: SecretFiles | None = None
+) -> dict[str, str]:
+    """Trino's `etc/` folder: file name -> content.
 
-
-def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: str, etc_dir: str) -> dict[str, str]:
-    """Trino's `etc/` folder: file name -> content."""
+    With `auth` (the generated secrets' paths), clients must use HTTPS with a password;
+    the secrets themselves stay in their files and Trino's environment.
+    """
     trino = settings.trino
-    return {
+    files = {
         "access-control.properties": _properties(
             {"access-control.name": "file", "security.config-file": f"{etc_dir}/rules.json"}
         ),
@@ -185,6 +221,27 @@ def trino_etc(settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: st
             }
         ),
     }
+    if auth is not None:
+        files["config.properties"] += _properties(_trino_https_properties(settings, auth, etc_dir=etc_dir))
+        files["password-authenticator.properties"] = _properties(
+            {"password-authenticator.name": "file", "file.password-file": str(auth.password_db)}
+        )
+    return files
+
+
+def _trino_https_properties(settings: LakehouseSettings, auth: SecretFiles, *, etc_dir: str) -> dict[str, str]:
+    """HTTPS with password authentication. The HTTP port stays open for Trino's own traffic
+    (authenticated by the shared secret) and /v1/info: Trino refuses to authenticate a
+    client over plain HTTP (`http-server.authentication.allow-insecure-over-http` is false)."""
+    return {
+        "http-server.https.enabled": "true",
+        "http-server.https.port": str(settings.trino.https_port),
+        "http-server.https.keystore.path": str(auth.keystore),
+        "http-server.https.keystore.key": f"${{ENV:{KEYSTORE_KEY_ENV}}}",
+        "http-server.authentication.type": "PASSWORD",
+        "password-authenticator.config-files": f"{etc_dir}/password-authenticator.properties",
+        "internal-communication.shared-secret": f"${{ENV:{SHARED_SECRET_ENV}}}",
+    }
 
 
 def trino_access_rules(settings: LakehouseSettings) -> dict:
@@ -230,10 +287,13 @@ def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints) -> str:
 # --- dbt -------------------------------------------------------------------
 
 DBT_PROFILE = "lakehouse"
+# With password auth, the profile names this variable instead of holding the password;
+# dbt scrubs `DBT_ENV_SECRET_*` values from its logs.
+DBT_PASSWORD_ENV = "DBT_ENV_SECRET_TRINO_PASSWORD"
 
 
-def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints) -> str:
-    output = {
+def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: SecretFiles | None = None) -> str:
+    output: dict[str, object] = {
         "type": "trino",
         "method": "none",
         "user": settings.trino.user,
@@ -244,6 +304,15 @@ def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints) -> str:
         "threads": 2,
         "http_scheme": "http",
     }
+    if auth is not None:
+        # dbt-trino's `ldap` method is HTTP basic authentication, always over HTTPS.
+        del output["http_scheme"]
+        output.update(
+            method="ldap",
+            password=f"{{{{ env_var('{DBT_PASSWORD_ENV}') }}}}",
+            port=settings.trino.https_port,
+            cert=str(auth.ca_cert),
+        )
     return yaml.safe_dump({DBT_PROFILE: {"target": "local", "outputs": {"local": output}}}, sort_keys=False)
 
 
@@ -253,15 +322,16 @@ def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints) -> str:
 def local_config_files(settings: LakehouseSettings) -> dict[Path, str]:
     """Every config file the local stack reads, keyed by absolute path."""
     endpoints = local_endpoints(settings)
+    auth = secret_files(settings) if settings.trino.password_auth else None
     config = settings.config_dir
     files: dict[Path, str] = {
         config / "spark-defaults.conf": spark_defaults_conf(spark_conf(settings, endpoints)),
         config / ".pyiceberg.yaml": pyiceberg_yaml(settings, endpoints),
-        config / "dbt" / "profiles.yml": dbt_profiles(settings, endpoints),
+        config / "dbt" / "profiles.yml": dbt_profiles(settings, endpoints, auth=auth),
     }
     trino_data = str(settings.data_dir / "trino")
     etc = config / "trino" / "etc"
-    for name, content in trino_etc(settings, endpoints, data_dir=trino_data, etc_dir=str(etc)).items():
+    for name, content in trino_etc(settings, endpoints, data_dir=trino_data, etc_dir=str(etc), auth=auth).items():
         files[config / "trino" / "etc" / name] = content
     return files
 
@@ -281,7 +351,11 @@ def write_local_config(settings: LakehouseSettings) -> list[Path]:
 
 
 def docker_files(settings: LakehouseSettings) -> dict[str, str]:
-    """The committed docker/ folder: compose file plus the configs it mounts."""
+    """The committed docker/ folder: compose file plus the configs it mounts.
+
+    Always plain HTTP, whatever `trino.password_auth` says: docker/ is committed, and
+    generated secrets must never be.
+    """
     endpoints = docker_endpoints(settings)
     name = settings.catalog.name
     files: dict[str, str] = {

@@ -8,20 +8,27 @@ that fails raises `GoldBuildError` naming the first failing node.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog.engine_config import write_local_config
+from catalog.engine_config import DBT_PASSWORD_ENV, write_local_config
 from catalog.errors import LakehouseError
+from catalog.lineage import Lineage, dbt_artifacts, dbt_events
 from catalog.settings import LakehouseSettings
+from catalog.trino_auth import read_password
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 # Node statuses that fail a run; `warn` (a warn-severity test) and `skipped` do not.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 # Plain log lines: the output ends up in CI logs and test captures, not a terminal.
 _QUIET_FLAGS = ("--no-use-colors", "--no-send-anonymous-usage-stats", "--no-version-check")
+# requests prefers these to the CA file a dbt profile names (psf/requests#3829), so with
+# password auth they are hidden from dbt while it runs: the profile's `cert` must win.
+_CA_BUNDLE_ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class GoldBuildError(LakehouseError):
@@ -97,12 +104,44 @@ def build_gold(
 
     write_local_config(settings)
     command = tuple(command)
-    outcome = dbtRunner().invoke(dbt_args(settings, command, select=select, vars=vars, full_refresh=full_refresh))
-    nodes, elapsed = _node_results(outcome.result)
-    result = GoldResult(command=command, success=bool(outcome.success), nodes=nodes, elapsed=elapsed)
-    if not result.success:
-        raise GoldBuildError(_failure_line(result, outcome.exception), details=_failure_details(result))
+    lineage = Lineage.from_settings(settings)
+    # One run for the invocation; one child run per model it ran, from dbt's artifacts.
+    with lineage.job(f"gold.dbt_{'_'.join(command)}", integration="DBT") as invocation:
+        with _trino_password_env(settings):
+            outcome = dbtRunner().invoke(dbt_args(settings, command, select=select, vars=vars, full_refresh=full_refresh))
+        artifacts = dbt_artifacts(DBT_PROJECT_DIR / "target")
+        if artifacts is not None:
+            models = lineage.child(invocation)
+            models.send(dbt_events(settings, models, *artifacts))
+        nodes, elapsed = _node_results(outcome.result)
+        result = GoldResult(command=command, success=bool(outcome.success), nodes=nodes, elapsed=elapsed)
+        if not result.success:
+            raise GoldBuildError(_failure_line(result, outcome.exception), details=_failure_details(result))
     return result
+
+
+@contextmanager
+def _trino_password_env(settings: LakehouseSettings) -> Iterator[None]:
+    """With password auth, the rendered profile reads the engineer's password from the environment."""
+    if not settings.trino.password_auth:
+        yield
+        return
+    changes: dict[str, str | None] = {DBT_PASSWORD_ENV: read_password(settings, settings.trino.user)}
+    changes.update(dict.fromkeys(_CA_BUNDLE_ENV_VARS))
+    previous = {name: os.environ.get(name) for name in changes}
+    _set_env(changes)
+    try:
+        yield
+    finally:
+        _set_env(previous)
+
+
+def _set_env(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _node_results(run_result: Any) -> tuple[tuple[NodeResult, ...], float]:

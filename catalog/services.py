@@ -7,11 +7,13 @@ pid *and* start time recorded at launch, so a recycled pid is never killed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -23,7 +25,7 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config
+from catalog import artifacts, engine_config, trino_auth
 from catalog.errors import ConfigError, ServiceError
 from catalog.settings import LakehouseSettings
 
@@ -51,6 +53,12 @@ class Service:
     env: dict[str, str]
     log_file: Path
     record_file: Path
+    # Read only when the service starts, so `status` and `down` never touch secrets.
+    secret_env: Callable[[], dict[str, str]] = dict
+    # The certificate to verify an HTTPS health URL against.
+    ca_file: Path | None = None
+    # Further ports the service listens on, each with the env var that moves it.
+    extra_ports: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,11 @@ def _rest_catalog(settings: LakehouseSettings) -> Service:
 def _trino(settings: LakehouseSettings) -> Service:
     trino = settings.trino
     etc = settings.config_dir / "trino" / "etc"
-    url = f"http://{trino.host}:{trino.port}"
-    return Service(
+    files = trino_auth.secret_files(settings)
+    # With password auth, clients (and the health probe) use HTTPS; plain HTTP refuses queries.
+    ca_file = files.ca_cert if trino.password_auth else None
+    url = f"https://{trino.host}:{trino.https_port}" if trino.password_auth else f"http://{trino.host}:{trino.port}"
+    service = Service(
         name="trino",
         host=trino.host,
         port=trino.port,
@@ -110,7 +121,9 @@ def _trino(settings: LakehouseSettings) -> Service:
         # NO_NODES_AVAILABLE. A scan of the catalog's information_schema proves both
         # that and the link to the REST catalog.
         is_healthy=lambda body: json.loads(body).get("starting") is False
-        and _trino_answers(url, _catalog_probe_sql(settings.catalog.name)),
+        and _trino_answers(
+            url, _catalog_probe_sql(settings.catalog.name), headers=_trino_probe_headers(settings), context=_ssl_context(ca_file)
+        ),
         java_home=settings.java.jdk25_home,
         java_major=24,
         java_setting="LAKEHOUSE_JAVA__JDK25_HOME",
@@ -130,6 +143,21 @@ def _trino(settings: LakehouseSettings) -> Service:
         log_file=settings.run_dir / "trino.log",
         record_file=settings.run_dir / "trino.json",
     )
+    if not trino.password_auth:
+        return service
+    return dataclasses.replace(
+        service,
+        secret_env=lambda: trino_auth.server_env(files),
+        ca_file=ca_file,
+        extra_ports=((trino.https_port, "LAKEHOUSE_TRINO__HTTPS_PORT"),),
+    )
+
+
+def _trino_probe_headers(settings: LakehouseSettings) -> dict[str, str]:
+    """The health user's headers: with password auth it authenticates like any client."""
+    if settings.trino.password_auth:
+        return trino_auth.basic_auth_header(settings, trino_auth.TRINO_HEALTH_USER)
+    return {"X-Trino-User": trino_auth.TRINO_HEALTH_USER}
 
 
 # Start order: Trino's Iceberg catalog needs the REST catalog.
@@ -158,6 +186,8 @@ def up(settings: LakehouseSettings, report: Report = lambda _: None) -> list[Ser
         if process is None:
             _check_java(service)
             _check_port_free(service)
+    if settings.trino.password_auth:
+        trino_auth.ensure_secrets(settings)
     started = []
     for service, process in planned:
         if process is not None and _probe(service):
@@ -207,7 +237,7 @@ def _start(settings: LakehouseSettings, service: Service, report: Report) -> psu
     with service.log_file.open("ab") as log:
         popen = subprocess.Popen(
             service.command(install),
-            env={**os.environ, **service.env},
+            env={**os.environ, **service.env, **service.secret_env()},
             cwd=settings.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -248,11 +278,16 @@ def _stop(process: psutil.Process) -> None:
         pass
 
 
+def _ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """Verifies the server against `ca_file` (made per probe: it may not exist yet)."""
+    return ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else None
+
+
 def _probe(service: Service) -> bool:
     try:
-        with urllib.request.urlopen(service.health_url, timeout=2) as response:
+        with urllib.request.urlopen(service.health_url, timeout=2, context=_ssl_context(service.ca_file)) as response:
             return response.status == 200 and service.is_healthy(response.read())
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, ConfigError):
         return False
 
 
@@ -261,16 +296,15 @@ def _catalog_probe_sql(catalog_name: str) -> str:
     return exp.select("count(*) > 0").from_(schemata).sql(dialect="trino")
 
 
-def _trino_answers(url: str, sql: str) -> bool:
+def _trino_answers(url: str, sql: str, *, headers: dict[str, str], context: ssl.SSLContext | None) -> bool:
     """True when `sql` returns one row holding `true`, over Trino's HTTP protocol."""
-    request = urllib.request.Request(
-        f"{url}/v1/statement", data=sql.encode(), headers={"X-Trino-User": engine_config.TRINO_HEALTH_USER}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
+    request = urllib.request.Request(f"{url}/v1/statement", data=sql.encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=5, context=context) as response:
         result = json.loads(response.read())
-    # Follow the protocol's nextUri pages until the one row arrives.
+    # Follow the protocol's nextUri pages until the one row arrives (each page authenticates).
     while "data" not in result and "nextUri" in result and "error" not in result:
-        with urllib.request.urlopen(result["nextUri"], timeout=5) as response:
+        page = urllib.request.Request(result["nextUri"], headers=headers)
+        with urllib.request.urlopen(page, timeout=5, context=context) as response:
             result = json.loads(response.read())
     return result.get("data") == [[True]]
 
@@ -341,18 +375,22 @@ def _check_java(service: Service) -> None:
 
 
 def _check_port_free(service: Service) -> None:
+    for port, setting in ((service.port, service.port_setting), *service.extra_ports):
+        if not _port_is_free(port):
+            raise ServiceError(
+                f"port {port} for {service.name} is already in use{_port_owner(port)}: "
+                f"stop that process or set {setting} to a free port"
+            )
+
+
+def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("0.0.0.0", service.port))
-            return
+            probe.bind(("0.0.0.0", port))
+            return True
         except OSError:
-            pass
-    owner = _port_owner(service.port)
-    raise ServiceError(
-        f"port {service.port} for {service.name} is already in use{owner}: "
-        f"stop that process or set {service.port_setting} to a free port"
-    )
+            return False
 
 
 def _port_owner(port: int) -> str:

@@ -83,6 +83,20 @@ class TrinoSettings(_Section):
     # Sized for 2 cores / 24 GiB shared with a Spark driver of 4 GiB.
     heap_gb: int = Field(default=4, ge=2)
     task_concurrency: int = 2
+    # Password authentication over HTTPS (`catalog/trino_auth.py`): `up` generates a
+    # certificate and a password per principal under <home>/secrets/trino. Off by default:
+    # on one machine the warehouse folder and the REST catalog are open to every local
+    # user anyway, so a Trino password protects nothing until Trino is reached from elsewhere.
+    password_auth: bool = False
+    # Clients connect here when password_auth is on; `port` (plain HTTP) then only serves
+    # /v1/info and Trino's internal traffic, and refuses every query.
+    https_port: int = Field(default=8443, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> TrinoSettings:
+        if self.password_auth and self.https_port == self.port:
+            raise ValueError(f"trino.https_port must differ from trino.port ({self.port}): set LAKEHOUSE_TRINO__HTTPS_PORT")
+        return self
 
     @property
     def query_max_memory_mb(self) -> int:
@@ -95,6 +109,11 @@ class SparkSettings(_Section):
     driver_memory: str = "4g"
     # 200 (Spark's default) means 200 tiny tasks per shuffle on two cores.
     shuffle_partitions: int = 4
+    # Generated code (whole-stage and expression codegen). Off: a day is hundreds of small
+    # queries over small batches, where compiling each plan's code costs more CPU than it
+    # saves (4 days at scale 0.1 took 583 s with it, 308 s without; benchmarks/RESULTS.md).
+    # Turn it on for large batches.
+    codegen: bool = False
     # Free-form additions, applied last (e.g. {"spark.sql.adaptive.enabled": "false"}).
     extra_conf: dict[str, str] = Field(default_factory=dict)
 
@@ -105,9 +124,44 @@ class PipelineSettings(_Section):
     window_days: int = Field(default=3, ge=1)
     # Per Silver table, e.g. {"orders": 7} for a source whose corrections run later.
     window_days_by_table: dict[str, int] = Field(default_factory=dict)
+    # `lakehouse lateness` and the report warn when more than this share of a table's
+    # late versions arrived outside its window (see ingestion/lateness.py).
+    late_share_warning: float = Field(default=0.05, ge=0, le=1)
+    # Jobs of a day that may run at once (ingestion/job_graph.py), in dependency order.
+    # 1 on 2 cores: Spark keeps both busy already, and 3 gave no gain there (README).
+    parallel_jobs: int = Field(default=1, ge=1)
 
     def window_for(self, table: str) -> int:
         return self.window_days_by_table.get(table, self.window_days)
+
+
+class LineageSettings(_Section):
+    """OpenLineage events for every job (Bronze, Silver, Gold) and, optionally, Spark's own listener."""
+
+    enabled: bool = True
+    # Job namespace of every event (OpenLineage names jobs by their scheduler).
+    namespace: str = Field(default="lakehouse", min_length=1)
+    transport: Literal["file", "http"] = "file"
+    # transport=file: one JSON event per line; defaults to <home>/lineage/events.jsonl.
+    file: Path | None = None
+    # transport=http: an OpenLineage backend such as Marquez (http://127.0.0.1:5000);
+    # events are POSTed to <url>/api/v1/lineage, with the API key as a bearer token if set.
+    url: str | None = None
+    api_key: SecretStr = SecretStr("")
+    # The OpenLineage Spark listener in every Spark session: its own START/COMPLETE per Spark
+    # action, with physical datasets. Off by default: it costs start-up time (README, Lineage).
+    spark_listener: bool = False
+    # transport=file, listener on: the listener's own file; defaults to <home>/lineage/spark-events.jsonl.
+    spark_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> LineageSettings:
+        if self.transport == "http" and not self.url:
+            raise ValueError(
+                "lineage.transport is http but lineage.url is empty: "
+                "set LAKEHOUSE_LINEAGE__URL=http://HOST:5000 (e.g. Marquez)"
+            )
+        return self
 
 
 class LakehouseSettings(BaseSettings):
@@ -131,6 +185,7 @@ class LakehouseSettings(BaseSettings):
     trino: TrinoSettings = Field(default_factory=TrinoSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    lineage: LineageSettings = Field(default_factory=LineageSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -153,6 +208,9 @@ class LakehouseSettings(BaseSettings):
         self.home = self.home.expanduser().resolve()
         self.cache_dir = (self.cache_dir or self.home / "cache").expanduser().resolve()
         self.warehouse_dir = (self.warehouse_dir or self.home / "warehouse").expanduser().resolve()
+        lineage = self.lineage
+        lineage.file = (lineage.file or self.home / "lineage" / "events.jsonl").expanduser().resolve()
+        lineage.spark_file = (lineage.spark_file or self.home / "lineage" / "spark-events.jsonl").expanduser().resolve()
         return self
 
     # Derived locations, all under `home` unless overridden above.

@@ -30,6 +30,8 @@ def spark_session(settings: LakehouseSettings, app_name: str = "lakehouse") -> S
     conf = engine_config.spark_conf(
         settings, engine_config.local_endpoints(settings), ivy_dir=settings.cache_dir / "ivy"  # type: ignore[operator]
     )
+    if settings.lineage.enabled and settings.lineage.spark_listener and settings.lineage.transport == "file":
+        settings.lineage.spark_file.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     builder = SparkSession.builder.appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -10,6 +10,9 @@ Three Iceberg tables, queryable through Trino like any other:
 
 Rows are appended after each day, so a run that fails half-way still leaves
 the days it finished, and its `runs` row says where it stopped.
+
+The run is also an OpenLineage run (job `pipeline.<command>`, the same run id):
+`recorder.lineage` emits the run's Bronze and Silver jobs as its children.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from contextlib import contextmanager
 from pyspark.sql import SparkSession
 from sqlglot import exp
 
+from catalog.lineage import Lineage, run_uuid
 from catalog.settings import LakehouseSettings
 from ingestion.pipeline import DayResult
 
@@ -45,6 +49,8 @@ class RunRecorder:
     def __init__(self, spark: SparkSession, settings: LakehouseSettings, run_id: str) -> None:
         self.spark, self.settings, self.run_id = spark, settings, run_id
         self.days_done = 0
+        # Pass to run_day: the day's jobs then carry this run as their parent.
+        self.lineage = Lineage.disabled()
 
     def day(self, result: DayResult) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -83,10 +89,13 @@ def record_run(
     for table, columns in TABLES.items():
         spark.sql(f"CREATE TABLE IF NOT EXISTS {ops_table(settings, table)} ({columns}) USING iceberg")
     recorder = RunRecorder(spark, settings, uuid.uuid4().hex)
+    lineage = Lineage.from_settings(settings)
     started = dt.datetime.now(dt.UTC)
     status, error = "succeeded", None
     try:
-        yield recorder
+        with lineage.job(f"pipeline.{command}", run_id=run_uuid(recorder.run_id), integration="PYTHON") as run:
+            recorder.lineage = lineage.child(run)
+            yield recorder
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:1000]
         raise

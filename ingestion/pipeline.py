@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from catalog.lineage import Lineage
 from catalog.settings import LakehouseSettings
-from ingestion.bronze import BronzeBatch, ingest_landing_day
+from ingestion import lineage as job_lineage
+from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
 from ingestion.contracts.contract import ContractFile, load_contracts
 from ingestion.silver import batch as silver_batch
-from ingestion.silver.entities import ENTITIES, SilverEntity
+from ingestion.job_graph import run_job_graph
+from ingestion.silver.entities import ENTITIES, SilverEntity, referenced_tables
 from ingestion.silver.publish import SilverCommit, ensure_tables, publish_batch, table_name
 
 Report = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,24 +53,93 @@ def run_day(
     window_days: int | None = None,
     contracts: ContractFile | None = None,
     report: Report = lambda _: None,
+    lineage: Lineage | None = None,
 ) -> DayResult:
+    """Bronze for every source, then Silver for every entity; each job's lineage goes to `lineage`.
+
+    Jobs run concurrently (`pipeline.parallel_jobs`): a Silver table starts once its
+    Bronze source and the Silver tables it checks against or converts with are published.
+    """
     contracts = contracts or load_contracts()
+    lineage = lineage or Lineage.disabled()
     ensure_tables(spark, settings, ENTITIES, contracts)
+    ingested_files.ensure_table(spark, settings)
     seconds: dict[str, float] = {}
-    bronze_batches = []
+
+    def timed(name: str, job: Callable[[SparkSession], T]) -> Callable[[], T]:
+        def run() -> T:
+            report(f"{day} {name}")
+            started = time.monotonic()
+            result = job(_job_session(spark, name))
+            seconds[result.table] = time.monotonic() - started  # type: ignore[attr-defined]
+            return result
+
+        return run
+
+    def bronze_job(entity: SilverEntity) -> Callable[[SparkSession], BronzeBatch]:
+        def run(session: SparkSession) -> BronzeBatch:
+            inputs = job_lineage.bronze_inputs(settings, entity.source)
+            with lineage.job(job_lineage.bronze_job(entity.source), inputs=inputs, day=day) as lineage_run:
+                batch = ingest_landing_day(session, settings, entity.source, day)
+                job_lineage.finish_bronze(lineage_run, settings, batch, _columns(session, lineage, batch.table))
+            return batch
+
+        return run
+
+    def silver_job(entity: SilverEntity) -> Callable[[SparkSession], SilverCommit]:
+        def run(session: SparkSession) -> SilverCommit:
+            window = window_days or settings.pipeline.window_for(entity.table)
+            inputs = job_lineage.silver_inputs(settings, entity, contracts.table(entity.table))
+            with lineage.job(job_lineage.silver_job(entity.table), inputs=inputs, day=day) as lineage_run:
+                commit = silver_day(session, settings, entity, contracts, day, window_days=window)
+                job_lineage.finish_silver(lineage_run, settings, entity, commit, _columns(session, lineage, commit.table))
+            return commit
+
+        return run
+
+    jobs: dict[str, Callable[[], BronzeBatch | SilverCommit]] = {}
     for entity in ENTITIES:
-        report(f"{day} bronze {entity.source}")
-        started = time.monotonic()
-        bronze_batches.append(ingest_landing_day(spark, settings, entity.source, day))
-        seconds[bronze_batches[-1].table] = time.monotonic() - started
-    commits = []
+        jobs[f"bronze {entity.source}"] = timed(f"bronze {entity.source}", bronze_job(entity))
     for entity in ENTITIES:
-        report(f"{day} silver {entity.table}")
-        started = time.monotonic()
-        window = window_days or settings.pipeline.window_for(entity.table)
-        commits.append(silver_day(spark, settings, entity, contracts, day, window_days=window))
-        seconds[commits[-1].table] = time.monotonic() - started
-    return DayResult(day, tuple(bronze_batches), tuple(commits), seconds)
+        jobs[f"silver {entity.table}"] = timed(f"silver {entity.table}", silver_job(entity))
+    results = run_job_graph(jobs, silver_dependencies(contracts), workers=settings.pipeline.parallel_jobs)
+    bronze = tuple(results[f"bronze {entity.source}"] for entity in ENTITIES)
+    silver = tuple(results[f"silver {entity.table}"] for entity in ENTITIES)
+    return DayResult(day, bronze, silver, seconds)  # type: ignore[arg-type]
+
+
+_JOB_SESSIONS: weakref.WeakKeyDictionary[SparkSession, dict[str, SparkSession]] = weakref.WeakKeyDictionary()
+
+
+def _job_session(spark: SparkSession, job: str) -> SparkSession:
+    """The job's own session, made once per process: Silver's write-audit-publish keeps its
+    branch in the session conf, which jobs running at once must not share. Reused, because
+    each session opens its own REST catalog client."""
+    sessions = _JOB_SESSIONS.setdefault(spark, {})
+    if job not in sessions:
+        sessions[job] = spark.newSession()
+    return sessions[job]
+
+
+def silver_dependencies(contracts: ContractFile) -> dict[str, set[str]]:
+    """Job name -> the jobs it must wait for: its Bronze source, then the Silver tables
+    it reads (foreign-key parents, FX rates for amounts converted to USD)."""
+    depends_on = {}
+    for entity in ENTITIES:
+        parents = referenced_tables(entity, contracts.table(entity.table))
+        depends_on[f"silver {entity.table}"] = {f"bronze {entity.source}"} | {f"silver {table}" for table in parents}
+    return depends_on
+
+
+def _columns(spark: SparkSession, lineage: Lineage, table: str) -> list[tuple[str, str]]:
+    """The table's columns and Spark types, for the lineage schema facet (none if it does not exist yet)."""
+    if not lineage.enabled:
+        return []
+    try:
+        fields = spark.table(table).schema.fields
+    except AnalysisException:  # a source that never delivered a line has no Bronze table
+        return []
+    return [(f.name, f.dataType.simpleString()) for f in fields]
 
 
 def silver_day(

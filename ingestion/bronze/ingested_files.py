@@ -46,7 +46,7 @@ SCHEMA = T.StructType(
 
 def ingested(spark: SparkSession, settings: LakehouseSettings, source: str, day: dt.date) -> set[tuple[str, str]]:
     """(path, sha256) of every file of this source and day that is already in Bronze."""
-    name = _ensure_table(spark, settings)
+    name = ensure_table(spark, settings)
     recorded = spark.table(name).where((F.col("source") == F.lit(source)) & (F.col("landing_day") == F.lit(day)))
     return {(row["file_path"], row["file_sha256"]) for row in recorded.select("file_path", "file_sha256").collect()}
 
@@ -62,14 +62,14 @@ def record(
     files: Sequence[LandingFile],
     ingested_at: dt.datetime,
 ) -> None:
-    name = _ensure_table(spark, settings)
+    name = ensure_table(spark, settings)
     rows = [
         (source, day, str(f.path), f.sha256, f.size, f.data_lines(landing_format), batch_id, ingested_at) for f in files
     ]
     spark.createDataFrame(rows, SCHEMA).writeTo(name).append()
 
 
-def _ensure_table(spark: SparkSession, settings: LakehouseSettings) -> str:
+def ensure_table(spark: SparkSession, settings: LakehouseSettings) -> str:
     name = tables.table_sql(settings, TABLE)
     tables.ensure_namespace(spark, settings)
     definitions = ", ".join(

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+if TYPE_CHECKING:
+    from ingestion.contracts.contract import TableContract
 
 
 @dataclass(frozen=True)
@@ -115,3 +119,11 @@ FX_RATES = SilverEntity(
 # orders and sessions, sessions before events, contacts before deals).
 ENTITIES: tuple[SilverEntity, ...] = (FX_RATES, CUSTOMERS, CRM_CONTACTS, CRM_DEALS, ORDERS, SESSIONS, EVENTS)
 BY_TABLE = {entity.table: entity for entity in ENTITIES}
+
+
+def referenced_tables(entity: SilverEntity, contract: TableContract) -> tuple[str, ...]:
+    """The other Silver tables a batch of `entity` reads: foreign-key parents, FX rates for USD amounts."""
+    parents = [fk.references.table for fk in contract.foreign_keys]
+    if entity.converts_to_usd:
+        parents.append(FX_RATES.table)
+    return tuple(dict.fromkeys(parents))

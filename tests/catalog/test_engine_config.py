@@ -133,3 +133,60 @@ def test_missing_maven_is_one_line_naming_the_fix(tmp_path: Path, monkeypatch: p
         artifacts.ensure_rest_catalog(tmp_path / "cache")
     assert "\n" not in str(error.value)
     assert not artifacts.is_cached(artifacts.rest_catalog_dir(tmp_path / "cache"))
+
+
+# --- Password authentication over HTTPS -------------------------------------------
+
+
+def test_trino_without_password_auth_serves_plain_http_only(settings) -> None:
+    files = engine_config.trino_etc(settings, engine_config.local_endpoints(settings), data_dir="/d", etc_dir="/e")
+    config = _properties(files["config.properties"])
+    assert not any(key.startswith(("http-server.https", "http-server.authentication")) for key in config)
+    assert "password-authenticator.properties" not in files
+
+
+def test_trino_with_password_auth_renders_https_and_the_file_authenticator(tmp_path: Path) -> None:
+    from catalog import trino_auth
+
+    settings = load_settings(home=tmp_path, trino={"port": 9080, "https_port": 9443, "password_auth": True})
+    written = {path.relative_to(settings.config_dir).as_posix(): path for path in engine_config.write_local_config(settings)}
+    secrets = trino_auth.secret_files(settings)
+    config = _properties(written["trino/etc/config.properties"].read_text())
+    assert config["http-server.http.port"] == "9080"  # internal traffic and /v1/info
+    assert config["http-server.https.enabled"] == "true"
+    assert config["http-server.https.port"] == "9443"
+    assert config["http-server.https.keystore.path"] == str(secrets.keystore)
+    assert config["http-server.authentication.type"] == "PASSWORD"
+    # Secrets come from Trino's environment, never from a rendered file.
+    assert config["http-server.https.keystore.key"] == "${ENV:TRINO_KEYSTORE_KEY}"
+    assert config["internal-communication.shared-secret"] == "${ENV:TRINO_SHARED_SECRET}"
+    authenticator = _properties(written["trino/etc/password-authenticator.properties"].read_text())
+    assert config["password-authenticator.config-files"] == str(written["trino/etc/password-authenticator.properties"])
+    assert authenticator == {"password-authenticator.name": "file", "file.password-file": str(secrets.password_db)}
+
+
+def test_dbt_profile_with_password_auth_reads_the_password_from_the_environment(tmp_path: Path) -> None:
+    from catalog import trino_auth
+
+    settings = load_settings(home=tmp_path, trino={"https_port": 9443, "password_auth": True})
+    engine_config.write_local_config(settings)
+    profile = yaml.safe_load((settings.config_dir / "dbt" / "profiles.yml").read_text())["lakehouse"]["outputs"]["local"]
+    assert (profile["method"], profile["user"], profile["port"]) == ("ldap", "engineer", 9443)
+    assert profile["password"] == "{{ env_var('DBT_ENV_SECRET_TRINO_PASSWORD') }}"
+    assert profile["cert"] == str(trino_auth.secret_files(settings).ca_cert)
+
+
+def test_docker_render_stays_plain_http_with_password_auth(tmp_path: Path) -> None:
+    """docker/ is committed: it must never point at generated secrets."""
+    plain = engine_config.docker_files(load_settings(home=tmp_path))
+    secured = engine_config.docker_files(load_settings(home=tmp_path, trino={"password_auth": True}))
+    assert secured == plain
+
+
+def test_spark_codegen_is_off_unless_asked_for(tmp_path: Path) -> None:
+    off_settings = load_settings(home=tmp_path)
+    off = engine_config.spark_conf(off_settings, engine_config.local_endpoints(off_settings))
+    assert off["spark.sql.codegen.wholeStage"] == "false" and off["spark.sql.codegen.factoryMode"] == "NO_CODEGEN"
+    on_settings = load_settings(home=tmp_path, spark={"codegen": True})
+    on = engine_config.spark_conf(on_settings, engine_config.local_endpoints(on_settings))
+    assert "spark.sql.codegen.wholeStage" not in on and "spark.sql.codegen.factoryMode" not in on

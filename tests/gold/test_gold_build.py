@@ -157,3 +157,20 @@ def test_generator_refunds_reach_gold_at_their_refunded_amount(first_build, stac
     for refund in refunds:
         rows = _query(stack, f"SELECT status, amount FROM iceberg.gold.fct_orders WHERE order_id = {int(refund.key)}")
         assert rows == [["refunded", Decimal(refund.changes["amount"][1])]], refund
+
+
+def test_each_model_built_is_a_lineage_run_from_its_inputs(first_build, stack) -> None:
+    import json
+
+    events = [json.loads(line) for line in stack.lineage.file.read_text().splitlines()]
+    completed = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].startswith("gold.")}
+    started = {e["run"]["runId"] for e in events if e["eventType"] == "START"}
+    models = [node.name for node in first_build.nodes if node.resource_type == "model" and node.status == "success"]
+    assert "gold.dbt_build" in completed
+    for model in models:
+        event = completed[f"gold.{model}"]
+        assert event["run"]["runId"] in started, f"{model}: a START for the same run"
+        assert event["inputs"], f"{model} reads its sources or models"
+        assert event["outputs"][0]["name"].endswith(f".{model}")
+    fct_orders = completed["gold.fct_orders"]["outputs"][0]
+    assert fct_orders["facets"]["dataQualityAssertions"]["assertions"], "its dbt tests, as assertions"

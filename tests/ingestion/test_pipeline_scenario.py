@@ -117,7 +117,7 @@ def test_seeded_duplicate_primary_key_leaves_main_unchanged(scenario, stack, spa
     quarantined = spark.createDataFrame(
         [], "_batch_id string, _source_file string, _line_number int, _raw_line string, _record_hash string, reason string"
     )
-    seeded = PreparedBatch(accepted=duplicated, quarantined=quarantined, merge_source=duplicated)
+    seeded = PreparedBatch(accepted=duplicated, quarantined=quarantined, merge_source_of=lambda rows: rows)
     customers = spark.table(table_name(stack, "customers").sql("spark"))
     with pytest.raises(ContractViolation) as violation:
         publish_batch(
@@ -130,3 +130,20 @@ def test_seeded_duplicate_primary_key_leaves_main_unchanged(scenario, stack, spa
     assert after == before
     assert _orders(stack, spark).where(F.col("order_id") == 987654321).count() == 0
     assert isinstance(violation.value, LakehouseError)
+
+
+def test_every_scenario_job_is_a_start_and_complete_pair_in_the_lineage_file(scenario, stack) -> None:
+    import json
+
+    from catalog.lineage import run_uuid
+    from ingestion.silver.entities import ENTITIES
+
+    parent = run_uuid(scenario.run_id)
+    events = [json.loads(line) for line in stack.lineage.file.read_text().splitlines()]
+    children = [e for e in events if e["run"]["facets"].get("parent", {}).get("run", {}).get("runId") == parent]
+    states: dict[str, list[str]] = {}
+    for event in children:
+        states.setdefault(event["run"]["runId"], []).append(event["eventType"])
+    assert len(states) == DAYS * 2 * len(ENTITIES), "one run per Bronze source and Silver table and day"
+    assert all(run == ["START", "COMPLETE"] for run in states.values())
+    assert all(e["inputs"] and e["outputs"] for e in children if e["eventType"] == "COMPLETE")

@@ -1,0 +1,107 @@
+"""What each pipeline job reads and writes, as OpenLineage datasets.
+
+`run_day` wraps every Bronze and Silver job in `Lineage.job` (catalog/lineage.py);
+the functions here name the job's inputs before it starts, and fill in its outputs,
+row counts and quality figures from the BronzeBatch or SilverCommit it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from openlineage.client.event_v2 import InputDataset
+from openlineage.client.facet_v2 import data_quality_metrics_input_dataset
+
+from catalog.lineage import (
+    BatchQualityOutputDatasetFacet,
+    JobRun,
+    input_path,
+    input_table,
+    output_statistics,
+    output_table,
+)
+from catalog.settings import LakehouseSettings
+from ingestion.bronze import BronzeBatch
+from ingestion.bronze.tables import NAMESPACE as BRONZE
+from ingestion.contracts.contract import TableContract
+from ingestion.silver.entities import SilverEntity, referenced_tables
+from ingestion.silver.publish import QUARANTINE_TABLE, SILVER, SilverCommit
+
+Columns = Iterable[tuple[str, str]]
+
+
+def bronze_job(source: str) -> str:
+    return f"bronze.{source}"
+
+
+def silver_job(table: str) -> str:
+    return f"silver.{table}"
+
+
+def bronze_inputs(settings: LakehouseSettings, source: str) -> list[InputDataset]:
+    """The source's landing folder (one dataset per source, whatever the day)."""
+    return [input_path(settings.landing_dir / source)]
+
+
+def finish_bronze(run: JobRun, settings: LakehouseSettings, batch: BronzeBatch, columns: Columns) -> None:
+    run.inputs = [
+        input_path(
+            settings.landing_dir / batch.source,
+            dataQualityMetrics=_read(batch.rows_read, files=len(batch.files_ingested)),
+        )
+    ]
+    run.outputs = [
+        output_table(
+            settings, BRONZE, batch.source, columns=columns,
+            outputStatistics=output_statistics(batch.rows_written),
+            **{
+                BatchQualityOutputDatasetFacet.KEY: BatchQualityOutputDatasetFacet(
+                    rowsRead=batch.rows_read,
+                    rowsAccepted=batch.rows_written - batch.rows_unparseable,
+                    # Bronze keeps every line: unparseable ones are counted, not quarantined.
+                    rowsQuarantined=batch.rows_unparseable,
+                    dqScore=batch.dq_score,
+                    warnings=list(batch.warnings),
+                )
+            },
+        )
+    ]
+
+
+def silver_inputs(settings: LakehouseSettings, entity: SilverEntity, contract: TableContract) -> list[InputDataset]:
+    """Bronze rows of the entity's source, and every Silver table the batch is checked or converted against."""
+    parents = list(referenced_tables(entity, contract))
+    if entity.scd2_tracked:
+        parents.append(entity.table)  # the current versions the batch is compared with
+    inputs = [input_table(settings, BRONZE, entity.source)]
+    inputs += [input_table(settings, SILVER, table) for table in dict.fromkeys(parents)]
+    return inputs
+
+
+def finish_silver(run: JobRun, settings: LakehouseSettings, entity: SilverEntity, commit: SilverCommit, columns: Columns) -> None:
+    bronze = input_table(settings, BRONZE, entity.source, dataQualityMetrics=_read(commit.rows_read))
+    run.inputs = [bronze, *run.inputs[1:]]
+    run.outputs = [
+        output_table(
+            settings, SILVER, entity.table, columns=columns,
+            outputStatistics=output_statistics(commit.rows_merged),
+            **{
+                BatchQualityOutputDatasetFacet.KEY: BatchQualityOutputDatasetFacet(
+                    rowsRead=commit.rows_read,
+                    rowsAccepted=commit.rows_accepted,
+                    rowsQuarantined=commit.rows_quarantined,
+                    dqScore=commit.dq_score,
+                    lateRows=commit.late_rows,
+                    snapshotId=commit.snapshot_id,
+                    warnings=list(commit.warnings),
+                )
+            },
+        ),
+        output_table(settings, SILVER, QUARANTINE_TABLE, outputStatistics=output_statistics(commit.rows_quarantined)),
+    ]
+
+
+def _read(rows: int, files: int | None = None) -> data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet:
+    return data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
+        columnMetrics={}, rowCount=rows, fileCount=files
+    )
