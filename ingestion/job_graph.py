@@ -37,6 +37,9 @@ def run_job_graph(
     With `workers=1` the jobs run one by one in `jobs` order (a valid order is required).
     """
     _check(jobs, depends_on)
+    if workers == 1:
+        # No threads at all: the jobs run in the caller's thread, one by one.
+        return {name: job() for name, job in _in_dependency_order(jobs, depends_on)}
     results: dict[str, T] = {}
     pending = list(jobs)
     running: dict[Future[T], str] = {}
@@ -76,3 +79,16 @@ def _check(jobs: Mapping[str, object], depends_on: Mapping[str, set[str]]) -> No
             raise DependencyCycle(f"jobs depend on each other in a cycle: {sorted(remaining)}")
         done |= ready
         remaining -= ready
+
+
+def _in_dependency_order(jobs: Mapping[str, Callable[[], T]], depends_on: Mapping[str, set[str]]) -> list[tuple[str, Callable[[], T]]]:
+    """Jobs in `jobs` order, each moved after the jobs it depends on."""
+    ordered: list[tuple[str, Callable[[], T]]] = []
+    done: set[str] = set()
+    pending = list(jobs)
+    while pending:
+        name = next(n for n in pending if depends_on.get(n, set()) <= done)
+        pending.remove(name)
+        ordered.append((name, jobs[name]))
+        done.add(name)
+    return ordered

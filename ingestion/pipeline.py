@@ -70,7 +70,8 @@ def run_day(
         def run() -> T:
             report(f"{day} {name}")
             started = time.monotonic()
-            result = job(_job_session(spark, name))
+            # One by one, jobs share the caller's session; at once, each needs its own.
+            result = job(spark if settings.pipeline.parallel_jobs == 1 else _job_session(spark, name))
             seconds[result.table] = time.monotonic() - started  # type: ignore[attr-defined]
             return result
 

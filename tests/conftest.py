@@ -46,7 +46,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings
         cache_dir=SHARED_CACHE,
         catalog={"port": TEST_CATALOG_PORT},
         trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
-        spark={"driver_memory": "3g", "shuffle_partitions": 2},
+        spark={"driver_memory": "4g", "shuffle_partitions": 2},
     )
 
 
