@@ -16,7 +16,7 @@ is the number of duplicates absorbed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
@@ -35,41 +35,13 @@ RECORD_HASH = "_record_hash"
 QUARANTINE_COLUMNS = ("_batch_id", "_source_file", "_line_number", "_raw_line", "_record_hash")
 LINEAGE_COLUMNS = ("_batch_id",)
 _CAST_ERRORS = "_cast_errors"
-_ACCEPTED = "_accepted"
-_REASON = "_quarantine_reason"
 
 
 @dataclass(frozen=True)
 class PreparedBatch:
     accepted: DataFrame  # contract columns + carried extras + lineage, one row per valid Bronze row
     quarantined: DataFrame  # QUARANTINE_COLUMNS + reason
-    # Accepted rows -> the MERGE source (deduplicated: one row per key, or SCD2 close/open rows).
-    # A function of the accepted rows, so that a materialized batch derives it from them.
-    merge_source_of: Callable[[DataFrame], DataFrame]
-
-    @property
-    def merge_source(self) -> DataFrame:
-        return self.merge_source_of(self.accepted)
-
-    @property
-    def outcome(self) -> DataFrame:
-        """Accepted and quarantined rows in one frame, flagged by `_accepted`.
-
-        Materializing this one frame computes the batch once; without it, every action
-        on `accepted`, `quarantined` and `merge_source` re-runs all of the joins above
-        (FX, orphans, checks, SCD2 history): that was most of a Silver table's time.
-        """
-        accepted = self.accepted.withColumn(_ACCEPTED, F.lit(True))
-        quarantined = self.quarantined.withColumnRenamed("reason", _REASON).withColumn(_ACCEPTED, F.lit(False))
-        return accepted.unionByName(quarantined, allowMissingColumns=True)
-
-    def from_outcome(self, outcome: DataFrame) -> PreparedBatch:
-        """This batch, read back from its (materialized) `outcome`."""
-        accepted = outcome.where(F.col(_ACCEPTED)).select(*self.accepted.columns)
-        quarantined = outcome.where(~F.col(_ACCEPTED)).select(
-            *(F.col(_REASON).alias(name) if name == "reason" else F.col(name) for name in self.quarantined.columns)
-        )
-        return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source_of=self.merge_source_of)
+    merge_source: DataFrame  # accepted, deduplicated: one row per key
 
 
 def prepare_batch(
@@ -116,13 +88,10 @@ def prepare_batch(
     quarantined = rejected[0]
     for more in rejected[1:]:
         quarantined = quarantined.unionByName(more)
-    keys = list(entity.keys)
-
-    def merge_source_of(rows: DataFrame) -> DataFrame:
-        latest = latest_per_key(rows, keys, order_by=entity.version_column, tie_breaker=RECORD_HASH)
-        return latest.select(*silver_columns(rows))
-
-    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source_of=merge_source_of)
+    merge_source = latest_per_key(accepted, list(entity.keys), order_by=entity.version_column, tie_breaker=RECORD_HASH)
+    return PreparedBatch(
+        accepted=accepted, quarantined=quarantined, merge_source=merge_source.select(*silver_columns(accepted))
+    )
 
 
 def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableContract, *, dimension: DataFrame) -> PreparedBatch:
@@ -154,19 +123,9 @@ def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableC
     quarantined = staged.quarantined.unionByName(
         _quarantine(late_rows, F.concat(F.lit("not applied to SCD2: "), F.col(scd2.REJECTION_REASON)))
     )
-
-    def merge_source_of(rows: DataFrame) -> DataFrame:
-        # The accepted rows are the changes minus the rejected instants; deduplicating them
-        # and dropping what history already holds gives exactly the changes to apply.
-        valid = latest_per_key(rows, instant, order_by=entity.version_column, tie_breaker=RECORD_HASH)
-        valid = valid.join(
-            already_in_history(dimension, valid, key=key, tracked=tracked, changed_at=entity.version_column),
-            on=instant,
-            how="left_anti",
-        )
-        return scd2.scd2_merge_source(dimension, valid, **arguments)
-
-    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source_of=merge_source_of)
+    valid_changes = changes.join(rejected, on=instant, how="left_anti")
+    merge_source = scd2.scd2_merge_source(dimension, valid_changes, **arguments)
+    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source=merge_source)
 
 
 def already_in_history(

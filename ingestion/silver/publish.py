@@ -18,8 +18,6 @@ whose `ON` clause names exactly their dates; they are counted as `late_rows`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
@@ -97,98 +95,83 @@ def publish_batch(
 ) -> SilverCommit:
     target = table_name(settings, entity.table)
     target_sql = target.sql("spark")
-    # The batch is computed once, here; the counts, the MERGE source and the quarantine
-    # rows are then read back from disk.
-    with _checkpointed(prepared.outcome) as outcome:
-        prepared = prepared.from_outcome(outcome)
-        accepted, quarantined = prepared.accepted.count(), prepared.quarantined.count()
-        if accepted + quarantined != rows_read:
-            raise LakehouseError(
-                f"{target_sql}: read {rows_read} rows but accepted {accepted} + quarantined {quarantined}: rows were lost"
-            )
-        score = accepted / rows_read if rows_read else 1.0
-
-        # Read the referenced tables now: once spark.wap.branch is set, reads of
-        # WAP-enabled tables are routed to a branch that only the target has.
-        # Frames the caller cached already stay the caller's to release.
-        pinned_here = [frame for frame in (referenced or {}).values() if not frame.is_cached]
-        for frame in pinned_here:
-            frame.persist().count()
-        parents = dict(referenced or {})
-        # Materialized, and cut from its lineage: the MERGE planner cannot plan a source
-        # view whose plan still references another catalog table (Spark 4.1 + Iceberg
-        # 1.11 fail with "No plan for TableReference"). It also pins the batch before
-        # spark.wap.branch starts rerouting reads.
-        pinned = _checkpoint(prepared.merge_source)
-        try:
-            schema_changes = evolve_schema(spark, target_sql, pinned, exclude=(scd2.MERGE_KEY,))
-            source = _align_to_table(spark, target_sql, pinned)
-            source.createOrReplaceTempView(SOURCE_VIEW)
-            merged = source.count()
-            branch = f"audit_{entity.table}_{run_date:%Y%m%d}"
-            _drop_branch(spark, target_sql, branch)
-            spark.sql(f"ALTER TABLE {target_sql} CREATE BRANCH {exp.to_identifier(branch, quoted=True).sql('spark')}")
-            spark.conf.set("spark.wap.branch", branch)
-            # Quality travels with the data: these land in the MERGE snapshots' summaries,
-            # which main points to after the fast-forward, so time travel shows them too.
-            summary = {
-                "rows-read": rows_read, "rows-accepted": accepted, "rows-quarantined": quarantined,
-                "rows-merged": merged, "dq-score": f"{score:.6f}", "run-date": run_date.isoformat(),
-            }
-            for key, value in summary.items():
-                spark.conf.set(f"{SNAPSHOT_PROPERTY}{key}", str(value))
-            try:
-                late_rows, late_dates = _merge(spark, entity, target, source, run_date, window_days)
-                violations = _audit(spark, entity, contract, target_sql, source, score, parents)
-            finally:
-                spark.conf.unset("spark.wap.branch")
-                for key in summary:
-                    spark.conf.unset(f"{SNAPSHOT_PROPERTY}{key}")
-            errors = [v for v in violations if v.severity == "error"]
-            if errors:
-                _drop_branch(spark, target_sql, branch)
-                first = errors[0]
-                raise ContractViolation(
-                    f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged"
-                )
-            _fast_forward(spark, settings, entity.table, branch)
-            _drop_branch(spark, target_sql, branch)
-        finally:
-            release_checkpoint(pinned)
-            for frame in pinned_here:
-                frame.unpersist()
-
-        write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined)
-        snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.refs WHERE name = 'main'").collect()
-        return SilverCommit(
-            table=target_sql,
-            run_date=run_date,
-            rows_read=rows_read,
-            rows_accepted=accepted,
-            rows_quarantined=quarantined,
-            rows_merged=merged,
-            late_rows=late_rows,
-            late_dates=tuple(late_dates),
-            dq_score=score,
-            snapshot_id=snapshot[0][0] if snapshot else None,
-            schema_changes=tuple(schema_changes),
-            warnings=tuple(f"{v.check}: {v.count} ({v.detail})" for v in violations if v.severity == "warn"),
+    # One job for both counts.
+    outcome = prepared.accepted.select(F.lit(True).alias("ok")).unionByName(prepared.quarantined.select(F.lit(False).alias("ok")))
+    counts = {row.ok: row["count"] for row in outcome.groupBy("ok").count().collect()}
+    accepted, quarantined = counts.get(True, 0), counts.get(False, 0)
+    if accepted + quarantined != rows_read:
+        raise LakehouseError(
+            f"{target_sql}: read {rows_read} rows but accepted {accepted} + quarantined {quarantined}: rows were lost"
         )
+    score = accepted / rows_read if rows_read else 1.0
 
-
-def _checkpoint(frame: DataFrame) -> DataFrame:
-    # On disk, so a long backfill's batches never hold storage memory that the next
-    # MERGE's sorts need; freed by `release_checkpoint`, never by the garbage collector.
-    return frame.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
-
-
-@contextmanager
-def _checkpointed(frame: DataFrame) -> Iterator[DataFrame]:
-    pinned = _checkpoint(frame)
+    # Read the referenced tables now: once spark.wap.branch is set, reads of
+    # WAP-enabled tables are routed to a branch that only the target has.
+    # Frames the caller cached already stay the caller's to release.
+    pinned_here = [frame for frame in (referenced or {}).values() if not frame.is_cached]
+    for frame in pinned_here:
+        frame.persist().count()
+    parents = dict(referenced or {})
+    # Materialized, and cut from its lineage: the MERGE planner cannot plan a source
+    # view whose plan still references another catalog table (Spark 4.1 + Iceberg
+    # 1.11 fail with "No plan for TableReference"). It also pins the batch before
+    # spark.wap.branch starts rerouting reads. On disk, so a long backfill's batches
+    # never hold storage memory that the next MERGE's sorts need.
+    pinned = prepared.merge_source.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
     try:
-        yield pinned
+        schema_changes = evolve_schema(spark, target_sql, pinned, exclude=(scd2.MERGE_KEY,))
+        source = _align_to_table(spark, target_sql, pinned)
+        source.createOrReplaceTempView(SOURCE_VIEW)
+        merged = source.count()
+        branch = f"audit_{entity.table}_{run_date:%Y%m%d}"
+        _drop_branch(spark, target_sql, branch)
+        spark.sql(f"ALTER TABLE {target_sql} CREATE BRANCH {exp.to_identifier(branch, quoted=True).sql('spark')}")
+        spark.conf.set("spark.wap.branch", branch)
+        # Quality travels with the data: these land in the MERGE snapshots' summaries,
+        # which main points to after the fast-forward, so time travel shows them too.
+        summary = {
+            "rows-read": rows_read, "rows-accepted": accepted, "rows-quarantined": quarantined,
+            "rows-merged": merged, "dq-score": f"{score:.6f}", "run-date": run_date.isoformat(),
+        }
+        for key, value in summary.items():
+            spark.conf.set(f"{SNAPSHOT_PROPERTY}{key}", str(value))
+        try:
+            late_rows, late_dates = _merge(spark, entity, target, source, run_date, window_days)
+            violations = _audit(spark, entity, contract, target_sql, source, score, parents)
+        finally:
+            spark.conf.unset("spark.wap.branch")
+            for key in summary:
+                spark.conf.unset(f"{SNAPSHOT_PROPERTY}{key}")
+        errors = [v for v in violations if v.severity == "error"]
+        if errors:
+            _drop_branch(spark, target_sql, branch)
+            first = errors[0]
+            raise ContractViolation(
+                f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged"
+            )
+        _fast_forward(spark, settings, entity.table, branch)
+        _drop_branch(spark, target_sql, branch)
     finally:
         release_checkpoint(pinned)
+        for frame in pinned_here:
+            frame.unpersist()
+
+    write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined)
+    snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.refs WHERE name = 'main'").collect()
+    return SilverCommit(
+        table=target_sql,
+        run_date=run_date,
+        rows_read=rows_read,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        rows_merged=merged,
+        late_rows=late_rows,
+        late_dates=tuple(late_dates),
+        dq_score=score,
+        snapshot_id=snapshot[0][0] if snapshot else None,
+        schema_changes=tuple(schema_changes),
+        warnings=tuple(f"{v.check}: {v.count} ({v.detail})" for v in violations if v.severity == "warn"),
+    )
 
 
 def release_checkpoint(frame: DataFrame) -> None:

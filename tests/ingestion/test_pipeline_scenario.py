@@ -117,7 +117,7 @@ def test_seeded_duplicate_primary_key_leaves_main_unchanged(scenario, stack, spa
     quarantined = spark.createDataFrame(
         [], "_batch_id string, _source_file string, _line_number int, _raw_line string, _record_hash string, reason string"
     )
-    seeded = PreparedBatch(accepted=duplicated, quarantined=quarantined, merge_source_of=lambda rows: rows)
+    seeded = PreparedBatch(accepted=duplicated, quarantined=quarantined, merge_source=duplicated)
     customers = spark.table(table_name(stack, "customers").sql("spark"))
     with pytest.raises(ContractViolation) as violation:
         publish_batch(
