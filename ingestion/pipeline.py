@@ -57,8 +57,9 @@ def run_day(
 ) -> DayResult:
     """Bronze for every source, then Silver for every entity; each job's lineage goes to `lineage`.
 
-    Jobs run concurrently (`pipeline.parallel_jobs`): a Silver table starts once its
-    Bronze source and the Silver tables it checks against or converts with are published.
+    Jobs run in dependency order: a Silver table runs once its Bronze source and the Silver
+    tables it checks against or converts with are published. With `pipeline.parallel_jobs`
+    above 1 (default 1), independent jobs run at once, each in its own session.
     """
     contracts = contracts or load_contracts()
     lineage = lineage or Lineage.disabled()
