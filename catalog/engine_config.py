@@ -265,6 +265,8 @@ def trino_access_rules(settings: LakehouseSettings) -> dict:
             {"user": engineer, "privileges": everything},
             {"user": analyst, "catalog": catalog, "schema": "gold", "privileges": ["SELECT"]},
             {"user": f"{analyst}|{re.escape(TRINO_HEALTH_USER)}", "schema": "information_schema", "privileges": ["SELECT"]},
+            # The readiness probe waits for an active node (see services._trino).
+            {"user": re.escape(TRINO_HEALTH_USER), "catalog": "system", "schema": "runtime", "table": "nodes", "privileges": ["SELECT"]},
         ],
     }
 

@@ -116,13 +116,14 @@ def _trino(settings: LakehouseSettings) -> Service:
         port_setting="LAKEHOUSE_TRINO__PORT",
         url=url,
         health_url=f"{url}/v1/info",
-        # `starting: false` comes a moment before the coordinator has announced
-        # itself as a worker for the catalog; until then queries on it fail with
-        # NO_NODES_AVAILABLE. A scan of the catalog's information_schema proves both
-        # that and the link to the REST catalog.
+        # `starting: false` comes before the node manager's first refresh has seen
+        # the coordinator announce itself as a worker; until then table scans fail
+        # with NO_NODES_AVAILABLE (information_schema answers earlier, because it
+        # runs on the coordinator alone). The probe needs both an active node and an
+        # answer from the catalog's information_schema (the link to the REST catalog).
         is_healthy=lambda body: json.loads(body).get("starting") is False
         and _trino_answers(
-            url, _catalog_probe_sql(settings.catalog.name), headers=_trino_probe_headers(settings), context=_ssl_context(ca_file)
+            url, _readiness_probe_sql(settings.catalog.name), headers=_trino_probe_headers(settings), context=_ssl_context(ca_file)
         ),
         java_home=settings.java.jdk25_home,
         java_major=24,
@@ -291,9 +292,13 @@ def _probe(service: Service) -> bool:
         return False
 
 
-def _catalog_probe_sql(catalog_name: str) -> str:
+def _readiness_probe_sql(catalog_name: str) -> str:
     schemata = exp.table_("schemata", db="information_schema", catalog=catalog_name, quoted=True)
-    return exp.select("count(*) > 0").from_(schemata).sql(dialect="trino")
+    active_nodes = exp.select("count(*)").from_("system.runtime.nodes").where("state = 'active'")
+    catalog_answers = exp.select("count(*) > 0").from_(schemata)
+    return exp.select(
+        exp.and_(exp.GT(this=active_nodes.subquery(), expression=exp.Literal.number(0)), catalog_answers.subquery())
+    ).sql(dialect="trino")
 
 
 def _trino_answers(url: str, sql: str, *, headers: dict[str, str], context: ssl.SSLContext | None) -> bool:
