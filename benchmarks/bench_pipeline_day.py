@@ -19,9 +19,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+if TYPE_CHECKING:
+    from catalog.settings import LakehouseSettings
 
 START = dt.date(2026, 3, 1)
 CACHE = REPO / ".lakehouse" / "cache"
@@ -31,9 +35,6 @@ def run_variant(home: Path, *, days: int, scale: float, codegen: bool, parallel_
     """In this process: the stack, the days, and one JSON line of figures."""
     from catalog import services
     from catalog.settings import load_settings
-    from catalog.spark_session import spark_session
-    from ingestion.pipeline import run_day
-    from ingestion.sources import generate_sources
 
     settings = load_settings(
         home=home, cache_dir=CACHE, catalog={"port": port}, trino={"port": port + 1, "heap_gb": 2},
@@ -41,22 +42,43 @@ def run_variant(home: Path, *, days: int, scale: float, codegen: bool, parallel_
     )
     services.up(settings)
     try:
-        generate_sources(settings.landing_dir, START, days, scale=scale, seed=7)
-        clock = time.monotonic()
-        spark = spark_session(settings, app_name="bench-pipeline-day")
-        figures: dict = {"spark_start": time.monotonic() - clock, "days": []}
-        for offset in range(days):
-            clock = time.monotonic()
-            result = run_day(spark, settings, START + dt.timedelta(days=offset))
-            figures["days"].append({
-                "seconds": time.monotonic() - clock,
-                "merged": sum(c.rows_merged for c in result.silver),
-                "quarantined": sum(c.rows_quarantined for c in result.silver),
-            })
-        spark.stop()
-        return figures
+        return run_days(settings, days=days, scale=scale, app_name="bench-pipeline-day")
     finally:
         services.down(settings)
+
+
+def run_days(settings: LakehouseSettings, *, days: int, scale: float, app_name: str) -> dict:
+    """Generate `days` days, start a session, `run_day` each: start and per-day seconds, rows per day."""
+    from catalog.spark_session import spark_session
+    from ingestion.pipeline import run_day
+    from ingestion.sources import generate_sources
+
+    generate_sources(settings.landing_dir, START, days, scale=scale, seed=7)
+    clock = time.monotonic()
+    spark = spark_session(settings, app_name=app_name)
+    figures: dict = {"spark_start": time.monotonic() - clock, "days": []}
+    for offset in range(days):
+        clock = time.monotonic()
+        result = run_day(spark, settings, START + dt.timedelta(days=offset))
+        figures["days"].append({
+            "seconds": time.monotonic() - clock,
+            "merged": sum(c.rows_merged for c in result.silver),
+            "quarantined": sum(c.rows_quarantined for c in result.silver),
+        })
+    spark.stop()
+    return figures
+
+
+def child_figures(argv: list[str]) -> dict:
+    """Run a variant in a process of its own (Spark conf is fixed at start); the figures it printed."""
+    output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.split("FIGURES ", 1)[1])
+
+
+def same_rows(a: dict, b: dict) -> None:
+    """Both variants merged and quarantined the same rows each day, or stop."""
+    if [(d["merged"], d["quarantined"]) for d in a["days"]] != [(d["merged"], d["quarantined"]) for d in b["days"]]:
+        raise SystemExit(f"the variants disagree on rows merged/quarantined: {a['days']} vs {b['days']}")
 
 
 def main() -> None:
@@ -80,12 +102,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"bench-codegen-{variant}-") as home:
             argv = [sys.executable, __file__, "--variant", variant, "--home", home, "--days", str(args.days),
                     "--scale", str(args.scale), "--parallel-jobs", str(args.parallel_jobs)]
-            output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-            results[variant] = json.loads(output.split("FIGURES ", 1)[1])
+            results[variant] = child_figures(argv)
     on, off = results["on"], results["off"]
-    same = [(a["merged"], a["quarantined"]) == (b["merged"], b["quarantined"]) for a, b in zip(on["days"], off["days"])]
-    if not all(same):
-        raise SystemExit(f"the variants disagree on rows merged/quarantined: {on['days']} vs {off['days']}")
+    same_rows(on, off)
     print(f"{args.days} days at scale {args.scale}, parallel_jobs={args.parallel_jobs}")
     print("| day | codegen on s | codegen off s |\n|---:|---:|---:|")
     for number, (a, b) in enumerate(zip(on["days"], off["days"]), start=1):

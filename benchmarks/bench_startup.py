@@ -45,6 +45,11 @@ print(time.monotonic() - started)
 """
 
 
+def machine() -> str:
+    return (f"machine: {platform.node()} {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+
+
 def timed(action) -> float:
     started = time.monotonic()
     action()
@@ -81,8 +86,7 @@ def main() -> None:
             spark_runs.append(time.monotonic() - started)
 
     median = statistics.median
-    print(f"machine: {platform.node()} {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-          f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    print(machine())
     print(f"runs per figure: {args.repeat} (median)")
     print("| measurement | median s | runs s |")
     print("|---|---:|---|")

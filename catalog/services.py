@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,12 +175,19 @@ def services(settings: LakehouseSettings) -> list[Service]:
 # --- Commands --------------------------------------------------------------
 
 
-def up(settings: LakehouseSettings, report: Report = lambda _: None) -> list[ServiceStatus]:
+def up(
+    settings: LakehouseSettings, report: Report = lambda _: None, *, only: Collection[str] | None = None
+) -> list[ServiceStatus]:
+    """Start every service, or the ones named in `only` (Spark alone needs only "rest-catalog")."""
+    unknown = sorted(set(only or ()) - SERVICES.keys())
+    if unknown:
+        raise ValueError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
     engine_config.write_local_config(settings)
-    planned = [(service, _recorded_process(service)) for service in services(settings)]
+    chosen = [service for service in services(settings) if only is None or service.name in only]
+    planned = [(service, _recorded_process(service)) for service in chosen]
     # Check every service before starting any, so a bad setting for the last one
     # does not leave the first one running.
     for service, process in planned:

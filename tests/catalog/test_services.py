@@ -60,6 +60,19 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
     assert services.down(settings) == []  # nothing left to stop
 
 
+def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28581}, trino={"port": 28580})
+    with pytest.raises(ValueError, match="unknown service spark: choose from rest-catalog, trino"):
+        services.up(settings, only=["spark"])
+    try:
+        started = services.up(settings, only=["rest-catalog"])
+        assert [s.name for s in started] == ["rest-catalog"]
+        assert [(s.name, s.state) for s in services.status(settings)] == [("rest-catalog", "running"), ("trino", "stopped")]
+    finally:
+        stopped = services.down(settings)
+    assert stopped == ["rest-catalog"]
+
+
 def test_busy_port_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
