@@ -100,13 +100,23 @@ def demo(
     days: Annotated[int, typer.Option(min=1, help="Days of sources to generate and run.")] = 30,
     scale: Annotated[float, typer.Option(min=0.01, help="1 = ~1,000 orders/day.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    daily_days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="The last N days run one by one, with their late corrections; the days before them "
+            "run first as one catch-up batch per table. Set it to --days to run every day one by one.",
+        ),
+    ] = 3,
 ) -> None:
-    """Start the stack, generate sources, run Bronze and Silver day by day, build Gold with dbt."""
+    """Start the stack, generate sources, run Bronze and Silver (a catch-up, then day by day), build Gold with dbt."""
     from catalog.demo import run_demo
 
     settings = _settings()
     with console.status("starting services") as status:
-        summary = run_demo(settings, start=start.date(), days=days, scale=scale, seed=seed, report=_reporter(status))
+        summary = run_demo(
+            settings, start=start.date(), days=days, scale=scale, seed=seed, daily_days=daily_days, report=_reporter(status)
+        )
     _print_demo_summary(settings, summary)
 
 
@@ -201,7 +211,7 @@ def _require_services(settings: LakehouseSettings) -> None:
         raise LakehouseError(f"{', '.join(down_services)} not running: start the stack with `lakehouse up`")
 
 
-def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
+def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch_up: bool = False) -> None:
     from rich.progress import Progress
 
     from catalog.spark_session import spark_session
@@ -217,19 +227,21 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
     results = []
     command = "run" if len(days) == 1 else "backfill"
     with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
-        task = progress.add_task("pipeline", total=len(days))
-        for day in days:
+        # A catch-up is one batch per table for the whole range, so one step.
+        batches = [(days[0], days[-1])] if catch_up else [(day, day) for day in days]
+        task = progress.add_task("pipeline", total=len(batches))
+        for since, day in batches:
             results.append(run_day(
-                spark, settings, day, window_days=window_days, report=lambda m: progress.update(task, description=m),
-                lineage=ops.lineage,
+                spark, settings, day, since=since, window_days=window_days,
+                report=lambda m: progress.update(task, description=m), lineage=ops.lineage,
             ))
             ops.day(results[-1])
             progress.advance(task)
-    table = Table("day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
+    table = Table("days" if catch_up else "day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
     for result in results:
         for commit in result.silver:
             table.add_row(
-                str(result.day), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
+                _days_label(result), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
                 f"{commit.rows_quarantined:,}", f"{commit.rows_merged:,}", f"{commit.late_rows:,}",
                 f"{commit.dq_score:.3f}", "; ".join(map(str, commit.schema_changes)),
             )
@@ -237,6 +249,10 @@ def _run_days(first: datetime, last: datetime, window_days: int | None) -> None:
     # Contract warnings do not stop a run; they must still be seen.
     for warning in (warning for result in results for warning in result.warnings):
         console.print(f"[yellow]warn[/] {warning}", soft_wrap=True)
+
+
+def _days_label(result) -> str:
+    return f"{result.first_day}..{result.day}" if result.first_day else str(result.day)
 
 
 @app.command()
@@ -259,9 +275,17 @@ def backfill(
     window_days: Annotated[
         int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline settings, 3).")
     ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            "--catch-up",
+            help="One batch per table for the whole range (a first load): far faster than day by day. "
+            "Every version still reaches Silver and the SCD2 history, in order.",
+        ),
+    ] = False,
 ) -> None:
-    """Bronze and Silver for a range of days, in order, in one Spark session."""
-    _run_days(first, last, window_days)
+    """Bronze and Silver for a range of days, in one Spark session: day by day, or as one catch-up batch."""
+    _run_days(first, last, window_days, catch_up=catch_up)
 
 
 @app.command()

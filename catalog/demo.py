@@ -1,4 +1,8 @@
-"""The end-to-end demo: services, generated sources, Bronze and Silver day by day, Gold with dbt.
+"""The end-to-end demo: services, generated sources, Bronze and Silver, Gold with dbt.
+
+The pipeline runs as a production lakehouse would be brought up: the history before the
+last `daily_days` days as one catch-up batch per table (a first load), then each of the
+last days on its own, with the late corrections that reach back into the days before.
 
 Every step is the product's own entry point (`services.up`, `generate_sources`,
 `run_day`, `build_gold`); the demo only sequences them and counts what landed
@@ -56,6 +60,7 @@ def run_demo(
     days: int,
     scale: float,
     seed: int,
+    daily_days: int = 3,
     report: Report = lambda _: None,
 ) -> DemoSummary:
     from catalog.spark_session import spark_session
@@ -81,10 +86,11 @@ def run_demo(
     results = []
     last_day = start + dt.timedelta(days=days - 1)
     with record_run(spark, settings, "demo", start, last_day) as ops:
-        for offset in range(days):
-            day = start + dt.timedelta(days=offset)
-            progress = lambda message, n=offset: report(f"day {n + 1}/{days}: {message}")  # noqa: E731
-            results.append(run_day(spark, settings, day, report=progress, lineage=ops.lineage))
+        for since, day in demo_batches(start, days, daily_days):
+            first, last = (since - start).days + 1, (day - start).days + 1
+            label = f"days {first}-{last}/{days} (catch-up)" if since != day else f"day {last}/{days}"
+            progress = lambda message, label=label: report(f"{label}: {message}")  # noqa: E731
+            results.append(run_day(spark, settings, day, since=since, report=progress, lineage=ops.lineage))
             ops.day(results[-1])
     seconds["pipeline"] = time.monotonic() - clock
 
@@ -107,6 +113,13 @@ def run_demo(
         contract_warnings=tuple(warning for result in results for warning in result.warnings),
         gold=gold,
     )
+
+
+def demo_batches(start: dt.date, days: int, daily_days: int) -> list[tuple[dt.date, dt.date]]:
+    """(first, last) landing day of each pipeline batch: one catch-up, then one batch per day."""
+    all_days = [start + dt.timedelta(days=offset) for offset in range(days)]
+    catch_up, daily = all_days[: max(days - daily_days, 0)], all_days[max(days - daily_days, 0) :]
+    return ([(catch_up[0], catch_up[-1])] if catch_up else []) + [(day, day) for day in daily]
 
 
 def _row_counts(settings: LakehouseSettings, namespace: str, tables: tuple[str, ...]) -> dict[str, int]:

@@ -74,7 +74,7 @@ class RunRecorder:
         ]
         if changes:
             self._append("schema_changes", changes)
-        self.days_done += 1
+        self.days_done += result.days
 
     def _append(self, table: str, rows: list[tuple]) -> None:
         self.spark.createDataFrame(rows, TABLES[table]).writeTo(ops_table(self.settings, table)).append()

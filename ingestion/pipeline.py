@@ -1,5 +1,9 @@
 """One pipeline day: every source from landing files to Bronze, then to Silver.
 
+A catch-up (`since`, a first load or a long backfill) runs a range of landing days the
+same way, as one batch per table: each table's fixed cost (a Spark job graph, a
+write-audit-publish cycle, Iceberg commits) is paid once instead of once per day.
+
 Wiring only: extract/transform/load live in `ingestion.bronze` and `ingestion.silver`.
 """
 
@@ -37,6 +41,12 @@ class DayResult:
     silver: tuple[SilverCommit, ...]
     # Wall time per table written, keyed by its name as the batch and commit report it.
     seconds: dict[str, float]
+    first_day: dt.date | None = None  # set for a catch-up: landing days first_day..day in one batch
+
+    @property
+    def days(self) -> int:
+        """Landing days covered."""
+        return (self.day - (self.first_day or self.day)).days + 1
 
     @property
     def warnings(self) -> list[str]:
@@ -50,12 +60,15 @@ def run_day(
     settings: LakehouseSettings,
     day: dt.date,
     *,
+    since: dt.date | None = None,
     window_days: int | None = None,
     contracts: ContractFile | None = None,
     report: Report = lambda _: None,
     lineage: Lineage | None = None,
 ) -> DayResult:
     """Bronze for every source, then Silver for every entity; each job's lineage goes to `lineage`.
+
+    With `since`, the landing days from `since` to `day` run as one catch-up batch per table.
 
     Jobs run in dependency order: a Silver table runs once its Bronze source and the Silver
     tables it checks against or converts with are published. With `pipeline.parallel_jobs`
@@ -82,7 +95,7 @@ def run_day(
         def run(session: SparkSession) -> BronzeBatch:
             inputs = job_lineage.bronze_inputs(settings, entity.source)
             with lineage.job(job_lineage.bronze_job(entity.source), inputs=inputs, day=day) as lineage_run:
-                batch = ingest_landing_day(session, settings, entity.source, day)
+                batch = ingest_landing_day(session, settings, entity.source, day, since=since)
                 job_lineage.finish_bronze(lineage_run, settings, batch, _columns(session, lineage, batch.table))
             return batch
 
@@ -93,7 +106,7 @@ def run_day(
             window = window_days or settings.pipeline.window_for(entity.table)
             inputs = job_lineage.silver_inputs(settings, entity, contracts.table(entity.table))
             with lineage.job(job_lineage.silver_job(entity.table), inputs=inputs, day=day) as lineage_run:
-                commit = silver_day(session, settings, entity, contracts, day, window_days=window)
+                commit = silver_day(session, settings, entity, contracts, day, since=since, window_days=window)
                 job_lineage.finish_silver(lineage_run, settings, entity, commit, _columns(session, lineage, commit.table))
             return commit
 
@@ -107,7 +120,8 @@ def run_day(
     results = run_job_graph(jobs, silver_dependencies(contracts), workers=settings.pipeline.parallel_jobs)
     bronze = tuple(results[f"bronze {entity.source}"] for entity in ENTITIES)
     silver = tuple(results[f"silver {entity.table}"] for entity in ENTITIES)
-    return DayResult(day, bronze, silver, seconds)  # type: ignore[arg-type]
+    first_day = since if since is not None and since != day else None
+    return DayResult(day, bronze, silver, seconds, first_day)  # type: ignore[arg-type]
 
 
 _JOB_SESSIONS: weakref.WeakKeyDictionary[SparkSession, dict[str, SparkSession]] = weakref.WeakKeyDictionary()
@@ -151,15 +165,23 @@ def silver_day(
     contracts: ContractFile,
     day: dt.date,
     *,
+    since: dt.date | None = None,
     window_days: int = 3,
 ) -> SilverCommit:
-    """Merge every Bronze row that landed on `day` for this entity (replays re-merge, idempotently)."""
+    """Merge every Bronze row that landed on `day` (or from `since` to `day`) for this entity.
+
+    Replays re-merge, idempotently. A catch-up batch widens the MERGE window by its span,
+    so a row is late only if it is dated `window_days` before the first landing day.
+    """
     contract = contracts.table(entity.table)
     silver = lambda table: spark.table(table_name(settings, table).sql("spark"))  # noqa: E731
-    bronze = landed_bronze_rows(spark, settings, entity.source, day).persist()
+    first_day = since or day
+    window_days += (day - first_day).days
+    bronze = landed_bronze_rows(spark, settings, entity.source, day, since=first_day).persist()
     # Each referenced table is read once, before the WAP branch exists, and serves
     # both the orphan check in prepare and the foreign-key audit on the branch.
     parents = {fk.references.table: silver(fk.references.table).persist() for fk in contract.foreign_keys}
+    cached: list[DataFrame] = []
     try:
         rows_read = bronze.count()
         for frame in parents.values():
@@ -177,16 +199,27 @@ def silver_day(
                     for fk in contract.foreign_keys
                 },
             )
+        # Publishing reads the batch's frames several times: the counts, the MERGE source,
+        # the quarantine write. Cached, each is planned and computed once; planning the cast,
+        # FX, foreign-key steps again was most of a small batch's time (orders: 4 x ~2 s).
+        # Two caches, not one union of both: the optimizer's constraint propagation on that
+        # wide union exhausted the heap. Not for SCD2: its batch reads the dimension it
+        # writes, and a write makes Spark re-cache the plans reading that table under a
+        # refreshed plan that `unpersist` no longer finds, so the blocks would outlive the batch.
+        if not entity.scd2_tracked:
+            cached += [prepared.accepted.persist(), prepared.quarantined.persist()]
         return publish_batch(
             spark, settings, entity, contract, prepared,
             run_date=day, rows_read=rows_read, window_days=window_days, referenced=parents,
         )
     finally:
-        bronze.unpersist()
-        for frame in parents.values():
+        for frame in (bronze, *parents.values(), *cached):
             frame.unpersist()
 
 
-def landed_bronze_rows(spark: SparkSession, settings: LakehouseSettings, source: str, day: dt.date) -> DataFrame:
-    """Every Bronze row of `source` that landed on `day`, whichever batch brought it."""
-    return spark.table(table_name(settings, source, namespace="bronze").sql("spark")).where(F.col("_ingest_date") == F.lit(day))
+def landed_bronze_rows(
+    spark: SparkSession, settings: LakehouseSettings, source: str, day: dt.date, *, since: dt.date | None = None
+) -> DataFrame:
+    """Every Bronze row of `source` that landed on `day` (or from `since` to `day`), whichever batch brought it."""
+    landed = F.col("_ingest_date").between(F.lit(since or day), F.lit(day))
+    return spark.table(table_name(settings, source, namespace="bronze").sql("spark")).where(landed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,3 +76,21 @@ def silver_scenario(stack: LakehouseSettings, spark) -> "Scenario":
     from tests.scenario import run_scenario
 
     return run_scenario(spark, stack)
+
+
+@contextmanager
+def own_rest_catalog(spark, home: Path, name: str, port: int) -> Iterator[LakehouseSettings]:
+    """A second REST catalog (no Trino: the pipeline only talks to the catalog), known to the
+    shared session under `name`, for tests whose Silver rows must not mix with the scenario's."""
+    from catalog import engine_config, services
+
+    settings = load_settings(home=home, cache_dir=SHARED_CACHE, catalog={"port": port, "name": name})
+    services.up(settings, only=["rest-catalog"])
+    try:
+        conf = engine_config.spark_conf(settings, engine_config.local_endpoints(settings))
+        for key, value in conf.items():
+            if key.startswith(f"spark.sql.catalog.{name}"):
+                spark.conf.set(key, value)
+        yield settings
+    finally:
+        services.down(settings)

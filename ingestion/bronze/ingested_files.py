@@ -44,10 +44,13 @@ SCHEMA = T.StructType(
 )
 
 
-def ingested(spark: SparkSession, settings: LakehouseSettings, source: str, day: dt.date) -> set[tuple[str, str]]:
-    """(path, sha256) of every file of this source and day that is already in Bronze."""
+def ingested(
+    spark: SparkSession, settings: LakehouseSettings, source: str, first_day: dt.date, last_day: dt.date | None = None
+) -> set[tuple[str, str]]:
+    """(path, sha256) of every file of this source, landed from `first_day` to `last_day`, already in Bronze."""
     name = ensure_table(spark, settings)
-    recorded = spark.table(name).where((F.col("source") == F.lit(source)) & (F.col("landing_day") == F.lit(day)))
+    landed = F.col("landing_day").between(F.lit(first_day), F.lit(last_day or first_day))
+    recorded = spark.table(name).where((F.col("source") == F.lit(source)) & landed)
     return {(row["file_path"], row["file_sha256"]) for row in recorded.select("file_path", "file_sha256").collect()}
 
 
@@ -56,7 +59,6 @@ def record(
     settings: LakehouseSettings,
     *,
     source: str,
-    day: dt.date,
     landing_format: LandingFormat,
     batch_id: str,
     files: Sequence[LandingFile],
@@ -64,7 +66,7 @@ def record(
 ) -> None:
     name = ensure_table(spark, settings)
     rows = [
-        (source, day, str(f.path), f.sha256, f.size, f.data_lines(landing_format), batch_id, ingested_at) for f in files
+        (source, f.day, str(f.path), f.sha256, f.size, f.data_lines(landing_format), batch_id, ingested_at) for f in files
     ]
     spark.createDataFrame(rows, SCHEMA).writeTo(name).append()
 

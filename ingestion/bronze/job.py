@@ -1,6 +1,6 @@
-"""`ingest_landing_day`: one source's landing files for one day -> one Bronze batch.
+"""`ingest_landing_day`: one source's landing files for one day (or a catch-up range of days) -> one Bronze batch.
 
-Extract (`landing.py`): list the day's files, hash them, leave out those already
+Extract (`landing.py`): list the days' files, hash them, leave out those already
 ingested (`ingested_files.py`), read the rest as bytes with Spark.
 Transform (`transform.py`, pure): split into lines, parse into string columns, add metadata.
 Load (`tables.py`): write Parquet into the batch's directory, evolve the Iceberg table,
@@ -43,6 +43,11 @@ class BronzeBatch:
     # From the Bronze contract (ingestion/contracts/bronze.yml): reported, never enforced.
     dq_score: float = 1.0
     warnings: tuple[str, ...] = ()
+    first_day: dt.date | None = None  # set for a catch-up batch: the landing days first_day..day
+
+    @property
+    def days(self) -> list[dt.date]:
+        return landing_days(self.first_day or self.day, self.day)
 
 
 def ingest_landing_day(
@@ -51,20 +56,27 @@ def ingest_landing_day(
     source: str,
     day: dt.date,
     *,
+    since: dt.date | None = None,
     landing_dir: Path | None = None,
     contract: TableContract | None = None,
 ) -> BronzeBatch:
-    """Ingest the files of `<landing_dir>/<source>/<YYYY-MM-DD>/` not yet in Bronze (default: settings.landing_dir)."""
+    """Ingest the files of `<landing_dir>/<source>/<YYYY-MM-DD>/` not yet in Bronze (default: settings.landing_dir).
+
+    With `since`, every landing day from `since` to `day` goes into one batch (a catch-up):
+    one Spark job instead of one per day, each row still dated by its own file's day.
+    """
     file_format = landing_format(source)
-    files = landing.list_day_files(landing_dir or settings.landing_dir, source, day)
-    done = ingested_files.ingested(spark, settings, source, day)
+    days = landing_days(since or day, day)
+    files = [f for each in days for f in landing.list_day_files(landing_dir or settings.landing_dir, source, each)]
+    done = ingested_files.ingested(spark, settings, source, days[0], days[-1])
     new = [f for f in files if (str(f.path), f.sha256) not in done]
     skipped = tuple(str(f.path) for f in files if f not in new)
     table = tables.table_name(settings, source)
+    first_day = since if since is not None and since != day else None
     if not new:
-        return BronzeBatch(source, day, None, (), skipped, 0, 0, 0, table)
+        return BronzeBatch(source, day, None, (), skipped, 0, 0, 0, table, first_day=first_day)
 
-    batch_id = landing.batch_id(source, day, new)
+    batch_id = landing.batch_id(source, new)
     ingested_at = dt.datetime.now(dt.UTC)
     rows_read = sum(f.data_lines(file_format) for f in new)
     directory = tables.batch_directory(settings, source, batch_id)
@@ -73,13 +85,13 @@ def ingest_landing_day(
         rows_written, rows_unparseable = tables.count_batch(spark, directory)
         columns = spark.read.parquet(str(directory)).columns
     else:
-        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, day=day, ingested_at=ingested_at)
+        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, ingested_at=ingested_at)
         columns = rows.columns
         tables.ensure_table(spark, settings, source, rows.schema)
         rows_written, rows_unparseable = _load(spark, settings, source, rows, directory, rows_read)
     if rows_written != rows_read:
         raise BronzeError(
-            f"{source} {day.isoformat()}: the files have {rows_read} data lines but batch {directory} holds "
+            f"{source} {_label(days)}: the files have {rows_read} data lines but batch {directory} holds "
             f"{rows_written} rows; nothing was recorded as ingested. Bronze must keep every line: "
             "report this with the landing files"
         )
@@ -87,7 +99,6 @@ def ingest_landing_day(
         spark,
         settings,
         source=source,
-        day=day,
         landing_format=file_format,
         batch_id=batch_id,
         files=new,
@@ -97,8 +108,19 @@ def ingest_landing_day(
     findings = check_batch(contract or load_contracts(BRONZE_CONTRACTS).table(source), columns, rows_read, rows_unparseable)
     return BronzeBatch(
         source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table,
-        dq_score=findings.dq_score, warnings=findings.warnings,
+        dq_score=findings.dq_score, warnings=findings.warnings, first_day=first_day,
     )
+
+
+def landing_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from `first` to `last`, both included."""
+    if last < first:
+        raise ValueError(f"the last day {last} is before the first day {first}")
+    return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def _label(days: list[dt.date]) -> str:
+    return days[0].isoformat() if len(days) == 1 else f"{days[0].isoformat()}..{days[-1].isoformat()}"
 
 
 def bronze_rows(
@@ -107,7 +129,6 @@ def bronze_rows(
     files: list[LandingFile],
     *,
     batch_id: str,
-    day: dt.date,
     ingested_at: dt.datetime,
 ) -> DataFrame:
     """The batch's Bronze rows (lazy, but for the JSON keys it collects first)."""
@@ -117,7 +138,8 @@ def bronze_rows(
         parsed = transform.parse_lines(lines, file_format, csv_headers=headers)
     else:
         parsed = transform.parse_lines(lines, file_format, json_keys=transform.json_columns(lines))
-    return transform.with_batch_metadata(parsed, batch_id=batch_id, day=day, ingested_at=ingested_at)
+    days = {str(f.path): f.day for f in files}
+    return transform.with_batch_metadata(parsed, batch_id=batch_id, landing_days=days, ingested_at=ingested_at)
 
 
 def _load(

@@ -1,4 +1,4 @@
-"""Extract: a source's landing files for one day, described (hash, lines) and read as bytes.
+"""Extract: a source's landing files for one or more days, described (hash, lines) and read as bytes.
 
 Layout: `<landing dir>/<source>/<YYYY-MM-DD>/<file>`. Names starting with `.` or `_` are
 not deliveries (partial writes, markers), as in Hadoop and Spark.
@@ -32,6 +32,7 @@ class LandingFile:
     sha256: str  # of the content
     size: int  # bytes
     lines: int  # physical lines; a last line without '\n' counts
+    day: dt.date  # the landing day: the name of the file's day directory
 
     def data_lines(self, landing_format: LandingFormat) -> int:
         """Lines that become rows: all but a CSV file's header."""
@@ -53,12 +54,12 @@ def list_day_files(landing_dir: Path, source: str, day: dt.date) -> list[Landing
             "or LAKEHOUSE_HOME (the landing dir is <home>/landing)"
         )
     paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
-    return [_describe(path) for path in paths]
+    return [_describe(path, day) for path in paths]
 
 
-def batch_id(source: str, day: dt.date, files: Sequence[LandingFile]) -> str:
-    """The same files with the same content give the same id, in any order."""
-    identity = [source, day.isoformat(), sorted([str(f.path), f.sha256] for f in files)]
+def batch_id(source: str, files: Sequence[LandingFile]) -> str:
+    """The same files with the same content and landing days give the same id, in any order."""
+    identity = [source, sorted([str(f.path), f.sha256, f.day.isoformat()] for f in files)]
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
 
 
@@ -68,11 +69,14 @@ def read_first_line(path: Path) -> bytes:
 
 
 def read_contents(spark: SparkSession, files: Sequence[LandingFile]) -> DataFrame:
-    """One row per file: `_source_file` (the absolute path), `content` (bytes)."""
-    directories = {f.path.parent for f in files}
-    if len(directories) != 1:
-        raise ValueError(f"read_contents reads one day directory at a time, got {sorted(map(str, directories))}")
-    (directory,) = directories
+    """One row per file: `_source_file` (the absolute path), `content` (bytes).
+
+    The files may span several day directories of one source (a catch-up batch).
+    """
+    source_directories = {f.path.parent.parent for f in files}
+    if len(source_directories) != 1:
+        raise ValueError(f"read_contents reads one source directory at a time, got {sorted(map(str, source_directories))}")
+    (source_directory,) = source_directories
     for landing_file in files:
         if _GLOB_CHARACTERS & set(str(landing_file.path)):
             raise BronzeError(
@@ -80,12 +84,14 @@ def read_contents(spark: SparkSession, files: Sequence[LandingFile]) -> DataFram
                 "as a pattern; rename the file or move the landing dir"
             )
     read = spark.read.format("binaryFile").load([str(f.path) for f in files])
-    # Spark names files by URI ("file:/..."); within one directory the file name is enough.
-    file_name = F.element_at(F.split(F.col("path"), "/"), -1)
-    return read.select(F.concat(F.lit(f"{directory}/"), file_name).alias(SOURCE_FILE), F.col(CONTENT))
+    # Spark names files by URI ("file:/..."); within one source directory the day
+    # directory and the file name are enough.
+    parts = F.split(F.col("path"), "/")
+    relative = F.concat(F.element_at(parts, -2), F.lit("/"), F.element_at(parts, -1))
+    return read.select(F.concat(F.lit(f"{source_directory}/"), relative).alias(SOURCE_FILE), F.col(CONTENT))
 
 
-def _describe(path: Path) -> LandingFile:
+def _describe(path: Path, day: dt.date) -> LandingFile:
     digest = hashlib.sha256()
     size = line_ends = 0
     last_byte = b""
@@ -96,4 +102,4 @@ def _describe(path: Path) -> LandingFile:
             line_ends += chunk.count(b"\n")
             last_byte = chunk[-1:]
     unterminated_last_line = size > 0 and last_byte != b"\n"
-    return LandingFile(path, digest.hexdigest(), size, line_ends + unterminated_last_line)
+    return LandingFile(path, digest.hexdigest(), size, line_ends + unterminated_last_line, day)

@@ -4,7 +4,7 @@
 2. `parse_lines` (`parse_csv` / `parse_json`): lines -> one string column per source column,
    plus `_raw_line`, `_record_hash` and `_parse_error`. A line that does not parse keeps its
    text and says why; its source columns are null. Only CSV header lines become no row.
-3. `with_batch_metadata`: the batch's constants, and the final column order (`columns.py`).
+3. `with_batch_metadata`: the batch's constants, each file's landing day, and the final column order (`columns.py`).
 
 Built-in functions only, no Python UDF. Bytes are split as ISO-8859-1 text, which maps
 every byte to one character and back, so a line that is not UTF-8 is split, hashed and
@@ -198,12 +198,19 @@ def parse_json(lines: DataFrame, keys: Sequence[str]) -> DataFrame:
     return _parsed_rows(data, values, F.coalesce(_line_problem(text), json_problem))
 
 
-def with_batch_metadata(parsed: DataFrame, *, batch_id: str, day: dt.date, ingested_at: dt.datetime) -> DataFrame:
-    """Parsed rows -> Bronze rows: source columns in their order, then every metadata column."""
+def with_batch_metadata(
+    parsed: DataFrame, *, batch_id: str, landing_days: Mapping[str, dt.date], ingested_at: dt.datetime
+) -> DataFrame:
+    """Parsed rows -> Bronze rows: source columns in their order, then every metadata column.
+
+    `landing_days`: each `_source_file` -> its landing day, which becomes the row's
+    `_ingest_date` (a catch-up batch holds files of several days).
+    """
+    days = F.create_map(*(part for path, day in sorted(landing_days.items()) for part in (F.lit(path), F.lit(day))))
     constants = {
         BATCH_ID: F.lit(batch_id).cast(T.StringType()),
         INGESTED_AT: F.lit(ingested_at).cast(T.TimestampType()),
-        INGEST_DATE: F.lit(day).cast(T.DateType()),
+        INGEST_DATE: days[F.col(SOURCE_FILE)].cast(T.DateType()),
     }
     source_columns = [column(name) for name in parsed.columns if name not in METADATA_COLUMNS]
     metadata = [constants[name].alias(name) if name in constants else F.col(name) for name in METADATA_COLUMNS]

@@ -11,19 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from catalog import engine_config, services
 from catalog.lineage import run_uuid
-from catalog.settings import LakehouseSettings, load_settings
+from catalog.settings import LakehouseSettings
 from ingestion.bronze.errors import BronzeError
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
 from ingestion.silver.entities import ENTITIES
 from ingestion.sources import generate_sources
-from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT
+from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 
 pytestmark = pytest.mark.integration
 
@@ -33,27 +31,8 @@ CATALOG = "lineage_it"
 
 @pytest.fixture(scope="module")
 def own_catalog(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakehouseSettings]:
-    """A second REST catalog (no Trino: the pipeline only talks to the catalog), known to the shared session."""
-    settings = load_settings(
-        home=tmp_path_factory.mktemp("lineage-home"),
-        cache_dir=SHARED_CACHE,
-        catalog={"port": TEST_CATALOG_PORT + 7, "name": CATALOG},
-    )
-    for path in (settings.run_dir, settings.warehouse_dir, settings.data_dir / "catalog"):
-        path.mkdir(parents=True, exist_ok=True)
-    # services.up starts Trino too; this test needs the catalog only.
-    catalog = services.SERVICES["rest-catalog"](settings)
-    services._check_port_free(catalog)
-    process = services._start(settings, catalog, lambda _: None)
-    try:
-        services._wait_healthy(catalog, process, settings.startup_timeout)
-        conf = engine_config.spark_conf(settings, engine_config.local_endpoints(settings))
-        for key, value in conf.items():
-            if key.startswith(f"spark.sql.catalog.{CATALOG}"):
-                spark.conf.set(key, value)
+    with own_rest_catalog(spark, tmp_path_factory.mktemp("lineage-home"), CATALOG, TEST_CATALOG_PORT + 7) as settings:
         yield settings
-    finally:
-        services._stop(process)
 
 
 def _events(settings: LakehouseSettings) -> list[dict]:

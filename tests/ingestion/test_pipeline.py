@@ -25,3 +25,8 @@ def test_warnings_name_the_day_and_table_of_each_layer() -> None:
         "2026-03-05 iceberg.bronze.warehouse_orders: new_columns: coupon_code (schema drift, carried)",
         "2026-03-05 `iceberg`.`silver`.`orders`: dq_score: 1 (below 0.95)",
     ]
+
+
+def test_a_catch_up_result_counts_every_landing_day_it_covers() -> None:
+    assert DayResult(DAY, (), (), {}).days == 1
+    assert DayResult(DAY, (), (), {}, first_day=DAY - dt.timedelta(days=9)).days == 10

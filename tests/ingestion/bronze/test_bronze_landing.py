@@ -44,15 +44,16 @@ def test_unknown_sources_are_refused():
 
 
 def test_batch_id_depends_on_the_files_and_their_content_not_on_their_order(tmp_path):
-    a = LandingFile(tmp_path / "a.jsonl", "1" * 64, 10, 1)
-    b = LandingFile(tmp_path / "b.jsonl", "2" * 64, 10, 1)
-    b_changed = LandingFile(tmp_path / "b.jsonl", "3" * 64, 10, 1)
+    a = LandingFile(tmp_path / "a.jsonl", "1" * 64, 10, 1, DAY)
+    b = LandingFile(tmp_path / "b.jsonl", "2" * 64, 10, 1, DAY)
+    b_changed = LandingFile(tmp_path / "b.jsonl", "3" * 64, 10, 1, DAY)
+    b_next_day = LandingFile(tmp_path / "b.jsonl", "2" * 64, 10, 1, DAY + dt.timedelta(days=1))
 
-    assert batch_id("events", DAY, [a, b]) == batch_id("events", DAY, [b, a])
+    assert batch_id("events", [a, b]) == batch_id("events", [b, a])
     assert len({
-        batch_id("events", DAY, [a, b]),
-        batch_id("events", DAY, [a, b_changed]),
-        batch_id("events", DAY, [a]),
-        batch_id("crm_deals", DAY, [a, b]),
-        batch_id("events", DAY + dt.timedelta(days=1), [a, b]),
+        batch_id("events", [a, b]),
+        batch_id("events", [a, b_changed]),
+        batch_id("events", [a]),
+        batch_id("crm_deals", [a, b]),
+        batch_id("events", [a, b_next_day]),
     }) == 5

@@ -183,7 +183,9 @@ def test_batch_metadata_columns_follow_the_source_columns(spark):
     parsed = parse_csv(lines_of(spark, {"/l/o.csv": b"order_id,ship_city,amount\n1,Lyon,2.00\n"}), ORDERS_HEADER)
     ingested_at = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
-    rows = with_batch_metadata(parsed, batch_id="b" * 64, day=dt.date(2026, 1, 1), ingested_at=ingested_at)
+    rows = with_batch_metadata(
+        parsed, batch_id="b" * 64, landing_days={"/l/o.csv": dt.date(2026, 1, 1)}, ingested_at=ingested_at
+    )
 
     expected_schema = T.StructType(
         [
@@ -216,6 +218,21 @@ def test_batch_metadata_columns_follow_the_source_columns(spark):
         "_raw_line": "1,Lyon,2.00",
         "_parse_error": None,
     }
+
+
+def test_each_row_gets_the_landing_day_of_its_own_file(spark):
+    files = {"/l/2026-01-01/o.jsonl": b'{"order_id": "1"}\n', "/l/2026-01-03/o.jsonl": b'{"order_id": "2"}\n{"order_id": "3"}\n'}
+    days = {"/l/2026-01-01/o.jsonl": dt.date(2026, 1, 1), "/l/2026-01-03/o.jsonl": dt.date(2026, 1, 3)}
+
+    rows = with_batch_metadata(
+        parse_json(lines_of(spark, files), ["order_id"]), batch_id="b" * 64, landing_days=days, ingested_at=dt.datetime.now(dt.UTC)
+    )
+
+    assert sorted((r["order_id"], r["_ingest_date"]) for r in rows.collect()) == [
+        ("1", dt.date(2026, 1, 1)),
+        ("2", dt.date(2026, 1, 3)),
+        ("3", dt.date(2026, 1, 3)),
+    ]
 
 
 def test_a_column_added_by_the_source_appears_and_is_null_on_older_files(spark):
