@@ -5,7 +5,8 @@
 
 Brings up its own stack (REST catalog on 20181, Trino on 20080, home --home, the repo's
 artifact cache). If Gold is not built in that home yet, it runs the product's demo
-(`run_demo`: generate, Bronze + Silver day by day, `dbt build`) for --days at --scale;
+(`run_demo`: generate, Bronze + Silver as a catch-up then the last days one by one,
+`dbt build`) for --days at --scale;
 an existing home is reused as it is.
 
 Both engines read through the same REST catalog: Trino with its Iceberg connector, DuckDB
