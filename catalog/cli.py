@@ -216,19 +216,20 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
 
     from catalog.spark_session import spark_session
     from ingestion.operations import record_run
-    from ingestion.pipeline import run_day
+    from ingestion.bronze.landing import days_label, landing_days
+    from ingestion.pipeline import day_batches, run_day
 
     settings = _settings()
     _require_services(settings)
-    days = [(first + timedelta(days=offset)).date() for offset in range((last - first).days + 1)]
-    if not days:
+    if last < first:
         raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
+    days = landing_days(first.date(), last.date())
     spark = spark_session(settings, app_name="lakehouse-run")
     results = []
     command = "run" if len(days) == 1 else "backfill"
     with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
         # A catch-up is one batch per table for the whole range, so one step.
-        batches = [(days[0], days[-1])] if catch_up else [(day, day) for day in days]
+        batches = day_batches(days, 0 if catch_up else len(days))
         task = progress.add_task("pipeline", total=len(batches))
         for since, day in batches:
             results.append(run_day(
@@ -241,7 +242,7 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
     for result in results:
         for commit in result.silver:
             table.add_row(
-                _days_label(result), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
+                days_label(result.first_day or result.day, result.day), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
                 f"{commit.rows_quarantined:,}", f"{commit.rows_merged:,}", f"{commit.late_rows:,}",
                 f"{commit.dq_score:.3f}", "; ".join(map(str, commit.schema_changes)),
             )
@@ -249,10 +250,6 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
     # Contract warnings do not stop a run; they must still be seen.
     for warning in (warning for result in results for warning in result.warnings):
         console.print(f"[yellow]warn[/] {warning}", soft_wrap=True)
-
-
-def _days_label(result) -> str:
-    return f"{result.first_day}..{result.day}" if result.first_day else str(result.day)
 
 
 @app.command()

@@ -65,7 +65,8 @@ def run_demo(
 ) -> DemoSummary:
     from catalog.spark_session import spark_session
     from ingestion.operations import record_run
-    from ingestion.pipeline import run_day
+    from ingestion.bronze.landing import landing_days
+    from ingestion.pipeline import day_batches, run_day
     from ingestion.silver.entities import ENTITIES
     from ingestion.silver.publish import QUARANTINE_TABLE
     from ingestion.sources import generate_sources
@@ -86,7 +87,7 @@ def run_demo(
     results = []
     last_day = start + dt.timedelta(days=days - 1)
     with record_run(spark, settings, "demo", start, last_day) as ops:
-        for since, day in demo_batches(start, days, daily_days):
+        for since, day in day_batches(landing_days(start, last_day), daily_days):
             first, last = (since - start).days + 1, (day - start).days + 1
             label = f"days {first}-{last}/{days} (catch-up)" if since != day else f"day {last}/{days}"
             progress = lambda message, label=label: report(f"{label}: {message}")  # noqa: E731
@@ -113,13 +114,6 @@ def run_demo(
         contract_warnings=tuple(warning for result in results for warning in result.warnings),
         gold=gold,
     )
-
-
-def demo_batches(start: dt.date, days: int, daily_days: int) -> list[tuple[dt.date, dt.date]]:
-    """(first, last) landing day of each pipeline batch: one catch-up, then one batch per day."""
-    all_days = [start + dt.timedelta(days=offset) for offset in range(days)]
-    catch_up, daily = all_days[: max(days - daily_days, 0)], all_days[max(days - daily_days, 0) :]
-    return ([(catch_up[0], catch_up[-1])] if catch_up else []) + [(day, day) for day in daily]
 
 
 def _row_counts(settings: LakehouseSettings, namespace: str, tables: tuple[str, ...]) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -125,6 +125,14 @@ def run_day(
 
 
 _JOB_SESSIONS: weakref.WeakKeyDictionary[SparkSession, dict[str, SparkSession]] = weakref.WeakKeyDictionary()
+
+
+def day_batches(days: Sequence[dt.date], daily_days: int) -> list[tuple[dt.date, dt.date]]:
+    """(since, day) of each `run_day` call for `days`: the days before the last `daily_days`
+    as one catch-up batch, then one batch per day (0 runs them all as one catch-up)."""
+    split = max(len(days) - daily_days, 0)
+    catch_up, daily = days[:split], days[split:]
+    return ([(catch_up[0], catch_up[-1])] if catch_up else []) + [(day, day) for day in daily]
 
 
 def _job_session(spark: SparkSession, job: str) -> SparkSession:

@@ -45,10 +45,6 @@ class BronzeBatch:
     warnings: tuple[str, ...] = ()
     first_day: dt.date | None = None  # set for a catch-up batch: the landing days first_day..day
 
-    @property
-    def days(self) -> list[dt.date]:
-        return landing_days(self.first_day or self.day, self.day)
-
 
 def ingest_landing_day(
     spark: SparkSession,
@@ -66,7 +62,7 @@ def ingest_landing_day(
     one Spark job instead of one per day, each row still dated by its own file's day.
     """
     file_format = landing_format(source)
-    days = landing_days(since or day, day)
+    days = landing.landing_days(since or day, day)
     files = [f for each in days for f in landing.list_day_files(landing_dir or settings.landing_dir, source, each)]
     done = ingested_files.ingested(spark, settings, source, days[0], days[-1])
     new = [f for f in files if (str(f.path), f.sha256) not in done]
@@ -91,7 +87,7 @@ def ingest_landing_day(
         rows_written, rows_unparseable = _load(spark, settings, source, rows, directory, rows_read)
     if rows_written != rows_read:
         raise BronzeError(
-            f"{source} {_label(days)}: the files have {rows_read} data lines but batch {directory} holds "
+            f"{source} {landing.days_label(days[0], days[-1])}: the files have {rows_read} data lines but batch {directory} holds "
             f"{rows_written} rows; nothing was recorded as ingested. Bronze must keep every line: "
             "report this with the landing files"
         )
@@ -110,17 +106,6 @@ def ingest_landing_day(
         source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table,
         dq_score=findings.dq_score, warnings=findings.warnings, first_day=first_day,
     )
-
-
-def landing_days(first: dt.date, last: dt.date) -> list[dt.date]:
-    """Every day from `first` to `last`, both included."""
-    if last < first:
-        raise ValueError(f"the last day {last} is before the first day {first}")
-    return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
-
-
-def _label(days: list[dt.date]) -> str:
-    return days[0].isoformat() if len(days) == 1 else f"{days[0].isoformat()}..{days[-1].isoformat()}"
 
 
 def bronze_rows(

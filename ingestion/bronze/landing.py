@@ -40,6 +40,18 @@ class LandingFile:
         return self.lines - 1 if has_header else self.lines
 
 
+def landing_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from `first` to `last`, both included."""
+    if last < first:
+        raise ValueError(f"the last day {last} is before the first day {first}")
+    return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def days_label(first: dt.date, last: dt.date) -> str:
+    """`2026-01-01`, or `2026-01-01..2026-01-27` for a range."""
+    return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+
+
 def day_directory(landing_dir: Path, source: str, day: dt.date) -> Path:
     return landing_dir.resolve() / source / day.isoformat()
 

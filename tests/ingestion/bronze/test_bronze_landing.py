@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from ingestion.bronze.errors import BronzeError
-from ingestion.bronze.landing import LandingFile, batch_id, list_day_files
+from ingestion.bronze.landing import LandingFile, batch_id, days_label, landing_days, list_day_files
 from ingestion.bronze.source_formats import LandingFormat, landing_format
 
 DAY = dt.date(2026, 1, 1)
@@ -57,3 +57,11 @@ def test_batch_id_depends_on_the_files_and_their_content_not_on_their_order(tmp_
         batch_id("crm_deals", [a, b]),
         batch_id("events", [a, b_next_day]),
     }) == 5
+
+
+def test_landing_days_are_every_day_of_the_range_and_refuse_a_reversed_one():
+    assert landing_days(DAY, DAY + dt.timedelta(days=2)) == [DAY + dt.timedelta(days=n) for n in range(3)]
+    assert landing_days(DAY, DAY) == [DAY]
+    with pytest.raises(ValueError, match="before the first day"):
+        landing_days(DAY, DAY - dt.timedelta(days=1))
+    assert (days_label(DAY, DAY), days_label(DAY, DAY + dt.timedelta(days=26))) == ("2026-01-01", "2026-01-01..2026-01-27")
