@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from openlineage.client.event_v2 import InputDataset
+from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import data_quality_metrics_input_dataset
 
 from catalog.lineage import (
@@ -50,22 +50,15 @@ def finish_bronze(run: JobRun, settings: LakehouseSettings, batch: BronzeBatch, 
             dataQualityMetrics=_read(batch.rows_read, files=len(batch.files_ingested)),
         )
     ]
-    run.outputs = [
-        output_table(
-            settings, BRONZE, batch.source, columns=columns,
-            outputStatistics=output_statistics(batch.rows_written),
-            **{
-                BatchQualityOutputDatasetFacet.KEY: BatchQualityOutputDatasetFacet(
-                    rowsRead=batch.rows_read,
-                    rowsAccepted=batch.rows_written - batch.rows_unparseable,
-                    # Bronze keeps every line: unparseable ones are counted, not quarantined.
-                    rowsQuarantined=batch.rows_unparseable,
-                    dqScore=batch.dq_score,
-                    warnings=list(batch.warnings),
-                )
-            },
-        )
-    ]
+    quality = BatchQualityOutputDatasetFacet(
+        rowsRead=batch.rows_read,
+        rowsAccepted=batch.rows_written - batch.rows_unparseable,
+        # Bronze keeps every line: unparseable ones are counted, not quarantined.
+        rowsQuarantined=batch.rows_unparseable,
+        dqScore=batch.dq_score,
+        warnings=list(batch.warnings),
+    )
+    run.outputs = [_table_with_quality(settings, BRONZE, batch.source, columns, batch.rows_written, quality)]
 
 
 def silver_inputs(settings: LakehouseSettings, entity: SilverEntity, contract: TableContract) -> list[InputDataset]:
@@ -81,24 +74,30 @@ def silver_inputs(settings: LakehouseSettings, entity: SilverEntity, contract: T
 def finish_silver(run: JobRun, settings: LakehouseSettings, entity: SilverEntity, commit: SilverCommit, columns: Columns) -> None:
     bronze = input_table(settings, BRONZE, entity.source, dataQualityMetrics=_read(commit.rows_read))
     run.inputs = [bronze, *run.inputs[1:]]
+    quality = BatchQualityOutputDatasetFacet(
+        rowsRead=commit.rows_read,
+        rowsAccepted=commit.rows_accepted,
+        rowsQuarantined=commit.rows_quarantined,
+        dqScore=commit.dq_score,
+        lateRows=commit.late_rows,
+        snapshotId=commit.snapshot_id,
+        warnings=list(commit.warnings),
+    )
     run.outputs = [
-        output_table(
-            settings, SILVER, entity.table, columns=columns,
-            outputStatistics=output_statistics(commit.rows_merged),
-            **{
-                BatchQualityOutputDatasetFacet.KEY: BatchQualityOutputDatasetFacet(
-                    rowsRead=commit.rows_read,
-                    rowsAccepted=commit.rows_accepted,
-                    rowsQuarantined=commit.rows_quarantined,
-                    dqScore=commit.dq_score,
-                    lateRows=commit.late_rows,
-                    snapshotId=commit.snapshot_id,
-                    warnings=list(commit.warnings),
-                )
-            },
-        ),
+        _table_with_quality(settings, SILVER, entity.table, columns, commit.rows_merged, quality),
         output_table(settings, SILVER, QUARANTINE_TABLE, outputStatistics=output_statistics(commit.rows_quarantined)),
     ]
+
+
+def _table_with_quality(
+    settings: LakehouseSettings, schema: str, table: str, columns: Columns, rows_written: int,
+    quality: BatchQualityOutputDatasetFacet,
+) -> OutputDataset:
+    """The table a job wrote: its schema, the rows written and the batch's quality facet."""
+    return output_table(
+        settings, schema, table, columns=columns,
+        outputStatistics=output_statistics(rows_written), **{BatchQualityOutputDatasetFacet.KEY: quality},
+    )
 
 
 def _read(rows: int, files: int | None = None) -> data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet:
