@@ -28,7 +28,7 @@ from ingestion.contracts.contract import ContractFile, load_contracts
 from ingestion.silver import batch as silver_batch
 from ingestion.job_graph import run_job_graph
 from ingestion.silver.entities import ENTITIES, SilverEntity, referenced_tables
-from ingestion.silver.publish import SilverCommit, ensure_tables, publish_batch, table_name
+from ingestion.silver.publish import SilverCommit, ensure_tables, publish_batch, release_checkpoint, table_name
 
 Report = Callable[[str], None]
 T = TypeVar("T")
@@ -189,13 +189,20 @@ def silver_day(
     # Each referenced table is read once, before the WAP branch exists, and serves
     # both the orphan check in prepare and the foreign-key audit on the branch.
     parents = {fk.references.table: silver(fk.references.table).persist() for fk in contract.foreign_keys}
-    cached: list[DataFrame] = []
+    # SCD2 reads the dimension it writes. Checkpointed, the batch's plans no longer
+    # reference the table: they see it as it was before this batch, whatever the MERGE
+    # does, and their cache is not re-planned by Spark when the table changes (which left
+    # blocks that `unpersist` could not find).
+    dimension: DataFrame | None = None
+    checked: DataFrame | None = None
     try:
+        if entity.scd2_tracked:
+            dimension = silver(entity.table).localCheckpoint(eager=True)
         rows_read = bronze.count()
         for frame in parents.values():
             frame.count()
-        if entity.scd2_tracked:
-            prepared = silver_batch.prepare_scd2_batch(bronze, entity, contract, dimension=silver(entity.table))
+        if dimension is not None:
+            prepared = silver_batch.prepare_scd2_batch(bronze, entity, contract, dimension=dimension)
         else:
             prepared = silver_batch.prepare_batch(
                 bronze,
@@ -207,22 +214,19 @@ def silver_day(
                     for fk in contract.foreign_keys
                 },
             )
-        # Publishing reads the batch's frames several times: the counts, the MERGE source,
-        # the quarantine write. Cached, each is planned and computed once; planning the cast,
-        # FX, foreign-key steps again was most of a small batch's time (orders: 4 x ~2 s).
-        # Two caches, not one union of both: the optimizer's constraint propagation on that
-        # wide union exhausted the heap. Not for SCD2: its batch reads the dimension it
-        # writes, and a write makes Spark re-cache the plans reading that table under a
-        # refreshed plan that `unpersist` no longer finds, so the blocks would outlive the batch.
-        if not entity.scd2_tracked:
-            cached += [prepared.accepted.persist(), prepared.quarantined.persist()]
+        # Publishing reads the batch several times: the counts, the MERGE source, the
+        # quarantine write. Cached, the checked rows that accepted and quarantined filter
+        # are planned and computed once; planning them again was most of a small batch's time.
+        checked = prepared.checked.persist() if prepared.checked is not None else None
         return publish_batch(
             spark, settings, entity, contract, prepared,
             run_date=day, rows_read=rows_read, window_days=window_days, referenced=parents,
         )
     finally:
-        for frame in (bronze, *parents.values(), *cached):
+        for frame in (bronze, *parents.values(), *([checked] if checked is not None else [])):
             frame.unpersist()
+        if dimension is not None:
+            release_checkpoint(dimension)
 
 
 def landed_bronze_rows(

@@ -1,7 +1,8 @@
 """Bronze rows of one batch -> rows Silver accepts + rows it quarantines, with reasons.
 
 Pure: DataFrames in, DataFrames out. Every Bronze row ends in exactly one of
-`accepted` or `quarantined` (read = accepted + quarantined), checked in order:
+`accepted` or `quarantined` (read = accepted + quarantined). A row is quarantined
+with the reason of the first of these checks it fails:
 
 1. the line could not be parsed in Bronze (`_parse_error`);
 2. a value does not cast to the contract type (`amount is not a decimal(18,2)`);
@@ -23,7 +24,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ingestion.contracts.contract import TableContract
-from ingestion.contracts.spark_row_checks import QUARANTINE_REASON, split_rows
+from ingestion.contracts.spark_row_checks import failed_checks, require_columns
 from ingestion.silver import fx, scd2
 from ingestion.silver.dedup import latest_per_key
 from ingestion.silver.entities import SilverEntity
@@ -34,7 +35,9 @@ PARSE_ERROR = "_parse_error"
 RECORD_HASH = "_record_hash"
 QUARANTINE_COLUMNS = ("_batch_id", "_source_file", "_line_number", "_raw_line", "_record_hash")
 LINEAGE_COLUMNS = ("_batch_id",)
+REJECT_REASON = "_reject_reason"
 _CAST_ERRORS = "_cast_errors"
+_REFERENCED_KEY = "_referenced_key"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class PreparedBatch:
     accepted: DataFrame  # contract columns + carried extras + lineage, one row per valid Bronze row
     quarantined: DataFrame  # QUARANTINE_COLUMNS + reason
     merge_source: DataFrame  # accepted, deduplicated: one row per key
+    # Every Bronze row with `_reject_reason` (null when accepted): `accepted` and
+    # `quarantined` are its two filters, so caching it computes the batch once.
+    checked: DataFrame | None = None
 
 
 def prepare_batch(
@@ -53,44 +59,67 @@ def prepare_batch(
     referenced_keys: Mapping[str, DataFrame] | None = None,
 ) -> PreparedBatch:
     """`referenced_keys`: FK column name -> one-column frame of the keys that exist."""
-    rejected: list[DataFrame] = []
+    return _split(_checked_rows(bronze, entity, contract, fx_rates, referenced_keys), entity)
 
-    unparsed = F.col(PARSE_ERROR).isNotNull()
-    rejected.append(_quarantine(bronze.where(unparsed), F.concat(F.lit("unparseable: "), F.col(PARSE_ERROR))))
-    typed = cast_to_contract(bronze.where(~unparsed), entity, contract)
-    cast_failed = F.col(_CAST_ERRORS) != ""
-    rejected.append(_quarantine(typed.where(cast_failed), F.col(_CAST_ERRORS)))
-    typed = typed.where(~cast_failed).drop(_CAST_ERRORS)
+
+def _checked_rows(
+    bronze: DataFrame,
+    entity: SilverEntity,
+    contract: TableContract,
+    fx_rates: DataFrame | None,
+    referenced_keys: Mapping[str, DataFrame] | None,
+) -> DataFrame:
+    """Every Bronze row, typed, with `_reject_reason`: the first failed step's reason, or null.
+
+    One linear plan that each step only adds columns to. Filtering the rejects out
+    after every step, and unioning them back, made the plan (and Spark's planning
+    time, most of a small batch's cost) grow with every step.
+    """
+    typed = cast_to_contract(bronze, entity, contract)
+    unparseable = F.concat(F.lit("unparseable: "), F.col(PARSE_ERROR))
+    # A line that did not parse has no values to cast: its parse error is the reason.
+    checked = typed.withColumn(
+        REJECT_REASON, F.when(F.col(PARSE_ERROR).isNotNull(), unparseable).otherwise(F.nullif(F.col(_CAST_ERRORS), F.lit("")))
+    ).drop(PARSE_ERROR, _CAST_ERRORS)
 
     if entity.fx_date_column is not None:
         if fx_rates is None:
             raise ValueError(f"{entity.table} converts amounts to USD: pass fx_rates")
-        typed = fx.convert_to_usd(typed, fx_rates.withColumnRenamed("rate_date", "date"), business_date=entity.fx_date_column)
-        no_rate = F.col(fx.MISSING_REASON).isNotNull()
-        rejected.append(_quarantine(typed.where(no_rate), F.concat(F.lit("no FX rate: "), F.col(fx.MISSING_REASON))))
-        typed = typed.where(~no_rate).drop(fx.MISSING_REASON, *entity.derived.keys() - {entity.date_column})
+        checked = fx.convert_to_usd(checked, fx_rates.withColumnRenamed("rate_date", "date"), business_date=entity.fx_date_column)
+        checked = _reject(checked, F.concat(F.lit("no FX rate: "), F.col(fx.MISSING_REASON)))
+        checked = checked.drop(fx.MISSING_REASON, *entity.derived.keys() - {entity.date_column})
 
     for foreign_key in contract.foreign_keys:
         column = foreign_key.columns[0]
         keys = (referenced_keys or {}).get(column)
         if keys is None:
             raise ValueError(f"{entity.table}.{column} references {foreign_key.references.table}: pass its keys")
-        existing = keys.select(F.col(keys.columns[0]).alias(column)).distinct()
-        has_value = F.col(column).isNotNull()
-        orphans = typed.where(has_value).join(existing, on=column, how="left_anti")
-        reason = f"orphan: {column} has no match in {foreign_key.references.table}"
-        rejected.append(_quarantine(orphans, F.lit(reason)))
-        typed = typed.where(~has_value).unionByName(typed.where(has_value).join(existing, on=column, how="left_semi"))
+        # Distinct keys, so the left join neither drops nor repeats a row.
+        existing = keys.select(F.col(keys.columns[0]).alias(_REFERENCED_KEY)).distinct()
+        columns = checked.columns
+        joined = checked.join(existing, on=F.col(column) == F.col(_REFERENCED_KEY), how="left")
+        orphan = F.col(column).isNotNull() & F.col(_REFERENCED_KEY).isNull()
+        reason = F.when(orphan, F.lit(f"orphan: {column} has no match in {foreign_key.references.table}"))
+        checked = _reject(joined, reason).select(*columns)
 
-    accepted, failed_checks = split_rows(typed, contract)
-    rejected.append(_quarantine(failed_checks, F.col(QUARANTINE_REASON)))
+    require_columns(checked, contract)
+    return _reject(checked, F.nullif(failed_checks(contract), F.lit("")))
 
-    quarantined = rejected[0]
-    for more in rejected[1:]:
-        quarantined = quarantined.unionByName(more)
+
+def _reject(checked: DataFrame, reason: Column) -> DataFrame:
+    """Set `_reject_reason` to `reason` on rows no earlier step rejected."""
+    return checked.withColumn(REJECT_REASON, F.coalesce(F.col(REJECT_REASON), reason))
+
+
+def _split(checked: DataFrame, entity: SilverEntity) -> PreparedBatch:
+    accepted = checked.where(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+    quarantined = _quarantine(checked.where(F.col(REJECT_REASON).isNotNull()), F.col(REJECT_REASON))
     merge_source = latest_per_key(accepted, list(entity.keys), order_by=entity.version_column, tie_breaker=RECORD_HASH)
     return PreparedBatch(
-        accepted=accepted, quarantined=quarantined, merge_source=merge_source.select(*silver_columns(accepted))
+        accepted=accepted,
+        quarantined=quarantined,
+        merge_source=merge_source.select(*silver_columns(accepted)),
+        checked=checked,
     )
 
 
@@ -104,28 +133,29 @@ def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableC
     change_contract = contract.model_copy(
         update={"columns": [c for c in contract.columns if c.name not in versioning], "foreign_keys": []}
     )
-    staged = prepare_batch(bronze, entity, change_contract)
+    staged_rows = _checked_rows(bronze, entity, change_contract, None, None)
     key, tracked = entity.keys[0], entity.scd2_tracked
-    # One change per (key, instant), as the SCD2 replay requires.
-    changes = latest_per_key(staged.accepted, [key, entity.version_column], order_by=entity.version_column, tie_breaker=RECORD_HASH)
-    # A replayed day brings changes the history already holds; they are no-ops,
-    # not late changes, even when newer versions exist by now.
-    changes = changes.join(
-        already_in_history(dimension, changes, key=key, tracked=tracked, changed_at=entity.version_column),
-        on=[key, entity.version_column],
-        how="left_anti",
-    )
-    arguments = {"key": key, "tracked": tracked, "changed_at": entity.version_column}
-    rejected = scd2.rejected_changes(dimension, changes, **arguments).select(key, entity.version_column, scd2.REJECTION_REASON)
     instant = [key, entity.version_column]
-    late_rows = staged.accepted.join(rejected, on=instant, how="inner")
-    accepted = staged.accepted.join(rejected, on=instant, how="left_anti")
-    quarantined = staged.quarantined.unionByName(
-        _quarantine(late_rows, F.concat(F.lit("not applied to SCD2: "), F.col(scd2.REJECTION_REASON)))
-    )
-    valid_changes = changes.join(rejected, on=instant, how="left_anti")
-    merge_source = scd2.scd2_merge_source(dimension, valid_changes, **arguments)
-    return PreparedBatch(accepted=accepted, quarantined=quarantined, merge_source=merge_source)
+    arguments = {"key": key, "tracked": tracked, "changed_at": entity.version_column}
+
+    def new_changes(accepted: DataFrame) -> DataFrame:
+        # One change per (key, instant), as the SCD2 replay requires.
+        changes = latest_per_key(accepted, instant, order_by=entity.version_column, tie_breaker=RECORD_HASH)
+        # A replayed day brings changes the history already holds; they are no-ops,
+        # not late changes, even when newer versions exist by now.
+        return changes.join(already_in_history(dimension, changes, **arguments), on=instant, how="left_anti")
+
+    # Unique per instant (changes are), so the left join below repeats no row.
+    rejected = scd2.rejected_changes(dimension, new_changes(_split(staged_rows, entity).accepted), **arguments)
+    checked = _reject(
+        staged_rows.join(rejected.select(*instant, scd2.REJECTION_REASON), on=instant, how="left"),
+        F.concat(F.lit("not applied to SCD2: "), F.col(scd2.REJECTION_REASON)),
+    ).select(*staged_rows.columns)
+    split = _split(checked, entity)
+    # The changes still to apply are the accepted rows' (rejection drops whole instants),
+    # derived from `checked` so that a caller caching it computes the rejections once.
+    merge_source = scd2.scd2_merge_source(dimension, new_changes(split.accepted), **arguments)
+    return PreparedBatch(accepted=split.accepted, quarantined=split.quarantined, merge_source=merge_source, checked=checked)
 
 
 def already_in_history(
@@ -181,6 +211,7 @@ def cast_to_contract(bronze: DataFrame, entity: SilverEntity, contract: TableCon
         *typed,
         *(F.nullif(F.col(name), F.lit("")).alias(name) for name in extras),  # drifted-in columns ride along
         *QUARANTINE_COLUMNS,
+        PARSE_ERROR,
         F.concat_ws("; ", *failures).alias(_CAST_ERRORS),
     )
     for name, expression in entity.derived.items():

@@ -156,7 +156,7 @@ def publish_batch(
         for frame in pinned_here:
             frame.unpersist()
 
-    write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined)
+    write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined, rows=quarantined)
     snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.refs WHERE name = 'main'").collect()
     return SilverCommit(
         table=target_sql,
@@ -220,9 +220,20 @@ def ensure_tables(spark: SparkSession, settings: LakehouseSettings, entities, co
 
 
 def write_quarantine(
-    spark: SparkSession, settings: LakehouseSettings, table: str, run_date: dt.date, quarantined: DataFrame
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    table: str,
+    run_date: dt.date,
+    quarantined: DataFrame,
+    *,
+    rows: int | None = None,
 ) -> None:
-    """Replace this batch's quarantined rows, so a replay does not add them twice."""
+    """Replace this batch's quarantined rows, so a replay does not add them twice.
+
+    `rows`: how many there are, if known; with none, nothing is written (no empty snapshot).
+    """
+    if rows == 0:
+        return
     target = table_name(settings, QUARANTINE_TABLE).sql("spark")
     batches = [row[0] for row in quarantined.select("_batch_id").distinct().collect() if row[0] is not None]
     if batches:
@@ -231,7 +242,7 @@ def write_quarantine(
             exp.column("_batch_id").isin(*(exp.Literal.string(b) for b in batches)),
         )
         spark.sql(f"DELETE FROM {target} WHERE {condition.sql('spark')}")
-    rows = quarantined.select(
+    quarantine_rows = quarantined.select(
         F.lit(table).alias("table_name"),
         F.lit(run_date).alias("run_date"),
         "reason",
@@ -242,7 +253,7 @@ def write_quarantine(
         "_record_hash",
         F.current_timestamp().alias("quarantined_at"),
     )
-    rows.writeTo(target).append()
+    quarantine_rows.writeTo(target).append()
 
 
 def evolve_schema(
