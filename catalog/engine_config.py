@@ -303,7 +303,7 @@ def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: Sec
         "port": endpoints.trino_port,
         "database": settings.catalog.name,
         "schema": "gold",
-        "threads": 2,
+        "threads": settings.gold.threads,
         "http_scheme": "http",
     }
     if auth is not None:

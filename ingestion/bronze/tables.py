@@ -103,7 +103,8 @@ def count_batch(spark: SparkSession, directory: Path) -> tuple[int, int]:
 def is_registered(spark: SparkSession, settings: LakehouseSettings, table: str, directory: Path) -> bool:
     """Whether the table already references files of this batch directory."""
     name = table_sql(settings, table)
-    if not spark.catalog.tableExists(name):
+    # Registered files live in the directory: without it there is nothing to look up.
+    if not directory.is_dir() or not spark.catalog.tableExists(name):
         return False
     files = spark.table(f"{name}.{quoted('files')}")
     return files.where(F.col("file_path").contains(f"{directory}/")).limit(1).count() > 0
