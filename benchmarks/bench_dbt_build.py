@@ -14,7 +14,7 @@ Prints markdown: the rows the build reads and writes, then per run the wall time
 own elapsed time and the summed execution time of models, data tests and unit tests;
 then each model's, each unit test's and each data test's execution time in both runs
 (`NodeResult.execution_time`, dbt's `execution_time` in run_results.json). dbt runs
-`gold.threads` nodes at once (4 by default), so the sums exceed the wall time.
+`gold.threads` nodes at once (2 by default), so the sums exceed the wall time.
 """
 
 from __future__ import annotations

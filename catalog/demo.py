@@ -4,7 +4,7 @@ The pipeline runs as a production lakehouse would be brought up: the history bef
 last `daily_days` days as one catch-up batch per table (a first load), then each of the
 last days on its own, with the late corrections that reach back into the days before.
 
-Every step is the product's own entry point (`services.start`, `generate_sources`,
+Every step is the product's own entry point (`services.up`, `generate_sources`,
 `run_day`, `build_gold`); the demo only sequences them and counts what landed
 where, through Trino, as an analyst would see it.
 """
@@ -73,9 +73,7 @@ def run_demo(
 
     seconds: dict[str, float] = {}
     clock = time.monotonic()
-    # Trino boots while Spark works: only dbt needs it, minutes later.
-    startup = services.start(settings, report)
-    startup.wait("rest-catalog")
+    services.up(settings, report)
     seconds["services"] = time.monotonic() - clock
 
     clock = time.monotonic()
@@ -97,9 +95,6 @@ def run_demo(
             ops.day(results[-1])
     seconds["pipeline"] = time.monotonic() - clock
 
-    clock = time.monotonic()
-    startup.wait()
-    seconds["services"] += time.monotonic() - clock
     clock = time.monotonic()
     report("dbt build (Gold) on Trino")
     gold = build_gold(settings)

@@ -178,45 +178,7 @@ def services(settings: LakehouseSettings) -> list[Service]:
 def up(
     settings: LakehouseSettings, report: Report = lambda _: None, *, only: Collection[str] | None = None
 ) -> list[ServiceStatus]:
-    """Start every service, or the ones named in `only` (Spark alone needs only "rest-catalog"), and wait until each is healthy."""
-    return start(settings, report, only=only).wait()
-
-
-@dataclass
-class Startup:
-    """Services launched by `start`, each waited for (and reported healthy) on demand."""
-
-    settings: LakehouseSettings
-    report: Report
-    launched: list[tuple[Service, psutil.Process, bool]]  # service, its process, was it running already
-    _ready: dict[str, ServiceStatus] = dataclasses.field(default_factory=dict)
-
-    def wait(self, *names: str) -> list[ServiceStatus]:
-        """Wait until the named services (default: all launched) are healthy, in launch order."""
-        statuses = []
-        for service, process, was_running in self.launched:
-            if names and service.name not in names:
-                continue
-            if service.name not in self._ready:
-                if was_running:
-                    self.report(f"{service.name} already running (pid {process.pid})")
-                else:
-                    self.report(f"waiting for {service.name} at {service.health_url}")
-                    _wait_healthy(service, process, self.settings.startup_timeout)
-                    self.report(f"{service.name} is up at {service.url}")
-                self._ready[service.name] = ServiceStatus(service.name, service.url, process.pid, "running")
-            statuses.append(self._ready[service.name])
-        return statuses
-
-
-def start(
-    settings: LakehouseSettings, report: Report = lambda _: None, *, only: Collection[str] | None = None
-) -> Startup:
-    """Launch every service (or those in `only`) that is not running, without waiting for any.
-
-    Callers that need one service before another (Spark needs the catalog long before
-    anyone queries Trino) wait for each when they need it, and the rest boot meanwhile.
-    """
+    """Start every service, or the ones named in `only` (Spark alone needs only "rest-catalog")."""
     unknown = sorted(set(only or ()) - SERVICES.keys())
     if unknown:
         raise ValueError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
@@ -234,13 +196,18 @@ def start(
             _check_port_free(service)
     if settings.trino.password_auth:
         trino_auth.ensure_secrets(settings)
-    launched = []
+    started = []
     for service, process in planned:
-        running = process is not None and _probe(service)
-        if not running and process is None:
-            process = _start(settings, service, report)
-        launched.append((service, process, running))
-    return Startup(settings, report, launched)  # type: ignore[arg-type]
+        if process is not None and _probe(service):
+            report(f"{service.name} already running (pid {process.pid})")
+        else:
+            if process is None:
+                process = _start(settings, service, report)
+            report(f"waiting for {service.name} at {service.health_url}")
+            _wait_healthy(service, process, settings.startup_timeout)
+            report(f"{service.name} is up at {service.url}")
+        started.append(ServiceStatus(service.name, service.url, process.pid, "running"))
+    return started
 
 
 def down(settings: LakehouseSettings, report: Report = lambda _: None) -> list[str]:

@@ -136,10 +136,10 @@ class PipelineSettings(_Section):
 
 
 class GoldSettings(_Section):
-    # dbt threads: models and tests at once. Each is a short Trino query that mostly
-    # waits, so more than the 2 cores pay: the demo's warm `dbt build` took 20.5 s with 2
-    # and 19.0 s with 4 (benchmarks/RESULTS.md).
-    threads: int = Field(default=4, ge=1)
+    # dbt threads: models and tests at once. With Trino warm, 4 beat 2 on 2 cores (a repeat
+    # `dbt build` 19.0 s against 20.5 s); in the demo, where Trino is cold, 4 were slower
+    # (50 and 53 s against 38 s), so 2 (benchmarks/RESULTS.md).
+    threads: int = Field(default=2, ge=1)
 
 
 class LineageSettings(_Section):

@@ -73,29 +73,6 @@ def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
     assert stopped == ["rest-catalog"]
 
 
-def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
-    """The demo's order: the catalog is waited for at once, Trino boots meanwhile and is waited for later."""
-    settings = load_settings(
-        home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28681}, trino={"port": 28680, "heap_gb": 2}
-    )
-    try:
-        startup = services.start(settings)
-        [catalog] = startup.wait("rest-catalog")
-        assert catalog.name == "rest-catalog"
-        # Trino takes seconds to boot: launched, alive, not yet answering.
-        states = {s.name: s.state for s in services.status(settings)}
-        assert states == {"rest-catalog": "running", "trino": "unhealthy"}
-
-        ready = startup.wait()
-        assert [(s.name, s.state) for s in ready] == [("rest-catalog", "running"), ("trino", "running")]
-        assert ready[0] is catalog  # waited for once, not again
-        assert [s.state for s in services.status(settings)] == ["running", "running"]
-    finally:
-        stopped = services.down(settings)
-    assert stopped == ["trino", "rest-catalog"]
-    assert _processes_under(settings.home) == []
-
-
 def test_busy_port_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
