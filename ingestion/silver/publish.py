@@ -18,6 +18,7 @@ whose `ON` clause names exactly their dates; they are counted as `late_rows`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
@@ -30,7 +31,7 @@ from catalog.settings import LakehouseSettings
 from ingestion.contracts.contract import TableContract
 from ingestion.contracts.spark_table_checks import Violation, table_violations
 from ingestion.silver import late_window, scd2
-from ingestion.silver.batch import LINEAGE_COLUMNS, PreparedBatch
+from ingestion.silver.batch import BATCH_ID, LINEAGE_COLUMNS, PreparedBatch
 from ingestion.silver.entities import SilverEntity
 
 SILVER = "silver"
@@ -95,10 +96,14 @@ def publish_batch(
 ) -> SilverCommit:
     target = table_name(settings, entity.table)
     target_sql = target.sql("spark")
-    # One job for both counts.
-    outcome = prepared.accepted.select(F.lit(True).alias("ok")).unionByName(prepared.quarantined.select(F.lit(False).alias("ok")))
-    counts = {row.ok: row["count"] for row in outcome.groupBy("ok").count().collect()}
-    accepted, quarantined = counts.get(True, 0), counts.get(False, 0)
+    # One job for both counts and the batches read (the quarantine replaces theirs).
+    outcome = prepared.accepted.select(F.lit(True).alias("ok"), BATCH_ID).unionByName(
+        prepared.quarantined.select(F.lit(False).alias("ok"), BATCH_ID)
+    )
+    groups = outcome.groupBy("ok", BATCH_ID).count().collect()
+    accepted = sum(row["count"] for row in groups if row.ok)
+    quarantined = sum(row["count"] for row in groups if not row.ok)
+    read_batches = sorted({row[BATCH_ID] for row in groups if row[BATCH_ID] is not None})
     if accepted + quarantined != rows_read:
         raise LakehouseError(
             f"{target_sql}: read {rows_read} rows but accepted {accepted} + quarantined {quarantined}: rows were lost"
@@ -156,7 +161,7 @@ def publish_batch(
         for frame in pinned_here:
             frame.unpersist()
 
-    write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined, rows=quarantined)
+    write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined, read_batches=read_batches, rows=quarantined)
     snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.refs WHERE name = 'main'").collect()
     return SilverCommit(
         table=target_sql,
@@ -226,22 +231,26 @@ def write_quarantine(
     run_date: dt.date,
     quarantined: DataFrame,
     *,
-    rows: int | None = None,
+    read_batches: Collection[str],
+    rows: int,
 ) -> None:
-    """Replace this batch's quarantined rows, so a replay does not add them twice.
+    """Replace what the quarantine holds for the Bronze batches read with this run's `rows` rows.
 
-    `rows`: how many there are, if known; with none, nothing is written (no empty snapshot).
+    A replay must neither add its rows twice nor keep rows it now accepts (an orphan
+    whose parent has arrived since): every row of those batches goes, whether or not it
+    is quarantined again. Nothing is deleted on a first run and nothing appended when
+    no row failed, so neither commits an empty snapshot.
     """
-    if rows == 0:
-        return
     target = table_name(settings, QUARANTINE_TABLE).sql("spark")
-    batches = [row[0] for row in quarantined.select("_batch_id").distinct().collect() if row[0] is not None]
-    if batches:
+    if read_batches:
         condition = exp.and_(
             exp.column("table_name").eq(exp.Literal.string(table)),
-            exp.column("_batch_id").isin(*(exp.Literal.string(b) for b in batches)),
+            exp.column("_batch_id").isin(*(exp.Literal.string(b) for b in read_batches)),
         )
-        spark.sql(f"DELETE FROM {target} WHERE {condition.sql('spark')}")
+        if spark.table(target).where(condition.sql("spark")).limit(1).count():
+            spark.sql(f"DELETE FROM {target} WHERE {condition.sql('spark')}")
+    if rows == 0:
+        return
     quarantine_rows = quarantined.select(
         F.lit(table).alias("table_name"),
         F.lit(run_date).alias("run_date"),
