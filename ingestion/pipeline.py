@@ -194,7 +194,7 @@ def silver_day(
     # does, and their cache is not re-planned by Spark when the table changes (which left
     # blocks that `unpersist` could not find).
     dimension: DataFrame | None = None
-    checked: DataFrame | None = None
+    cached: list[DataFrame] = []
     try:
         if entity.scd2_tracked:
             dimension = silver(entity.table).localCheckpoint(eager=True)
@@ -217,13 +217,14 @@ def silver_day(
         # Publishing reads the batch several times: the counts, the MERGE source, the
         # quarantine write. Cached, the checked rows that accepted and quarantined filter
         # are planned and computed once; planning them again was most of a small batch's time.
-        checked = prepared.checked.persist() if prepared.checked is not None else None
+        if prepared.checked is not None:
+            cached.append(prepared.checked.persist())
         return publish_batch(
             spark, settings, entity, contract, prepared,
             run_date=day, rows_read=rows_read, window_days=window_days, referenced=parents,
         )
     finally:
-        for frame in (bronze, *parents.values(), *([checked] if checked is not None else [])):
+        for frame in (bronze, *parents.values(), *cached):
             frame.unpersist()
         if dimension is not None:
             release_checkpoint(dimension)

@@ -59,15 +59,24 @@ def prepare_batch(
     referenced_keys: Mapping[str, DataFrame] | None = None,
 ) -> PreparedBatch:
     """`referenced_keys`: FK column name -> one-column frame of the keys that exist."""
-    return _split(_checked_rows(bronze, entity, contract, fx_rates, referenced_keys), entity)
+    checked = _checked_rows(bronze, entity, contract, fx_rates=fx_rates, referenced_keys=referenced_keys)
+    accepted = _accepted(checked)
+    merge_source = latest_per_key(accepted, list(entity.keys), order_by=entity.version_column, tie_breaker=RECORD_HASH)
+    return PreparedBatch(
+        accepted=accepted,
+        quarantined=_quarantined(checked),
+        merge_source=merge_source.select(*silver_columns(accepted)),
+        checked=checked,
+    )
 
 
 def _checked_rows(
     bronze: DataFrame,
     entity: SilverEntity,
     contract: TableContract,
-    fx_rates: DataFrame | None,
-    referenced_keys: Mapping[str, DataFrame] | None,
+    *,
+    fx_rates: DataFrame | None = None,
+    referenced_keys: Mapping[str, DataFrame] | None = None,
 ) -> DataFrame:
     """Every Bronze row, typed, with `_reject_reason`: the first failed step's reason, or null.
 
@@ -96,11 +105,10 @@ def _checked_rows(
             raise ValueError(f"{entity.table}.{column} references {foreign_key.references.table}: pass its keys")
         # Distinct keys, so the left join neither drops nor repeats a row.
         existing = keys.select(F.col(keys.columns[0]).alias(_REFERENCED_KEY)).distinct()
-        columns = checked.columns
         joined = checked.join(existing, on=F.col(column) == F.col(_REFERENCED_KEY), how="left")
         orphan = F.col(column).isNotNull() & F.col(_REFERENCED_KEY).isNull()
         reason = F.when(orphan, F.lit(f"orphan: {column} has no match in {foreign_key.references.table}"))
-        checked = _reject(joined, reason).select(*columns)
+        checked = _reject(joined, reason).drop(_REFERENCED_KEY)
 
     require_columns(checked, contract)
     return _reject(checked, F.nullif(failed_checks(contract), F.lit("")))
@@ -111,16 +119,12 @@ def _reject(checked: DataFrame, reason: Column) -> DataFrame:
     return checked.withColumn(REJECT_REASON, F.coalesce(F.col(REJECT_REASON), reason))
 
 
-def _split(checked: DataFrame, entity: SilverEntity) -> PreparedBatch:
-    accepted = checked.where(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
-    quarantined = _quarantine(checked.where(F.col(REJECT_REASON).isNotNull()), F.col(REJECT_REASON))
-    merge_source = latest_per_key(accepted, list(entity.keys), order_by=entity.version_column, tie_breaker=RECORD_HASH)
-    return PreparedBatch(
-        accepted=accepted,
-        quarantined=quarantined,
-        merge_source=merge_source.select(*silver_columns(accepted)),
-        checked=checked,
-    )
+def _accepted(checked: DataFrame) -> DataFrame:
+    return checked.where(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+
+
+def _quarantined(checked: DataFrame) -> DataFrame:
+    return _quarantine(checked.where(F.col(REJECT_REASON).isNotNull()), F.col(REJECT_REASON))
 
 
 def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableContract, *, dimension: DataFrame) -> PreparedBatch:
@@ -133,7 +137,7 @@ def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableC
     change_contract = contract.model_copy(
         update={"columns": [c for c in contract.columns if c.name not in versioning], "foreign_keys": []}
     )
-    staged_rows = _checked_rows(bronze, entity, change_contract, None, None)
+    staged_rows = _checked_rows(bronze, entity, change_contract)
     key, tracked = entity.keys[0], entity.scd2_tracked
     instant = [key, entity.version_column]
     arguments = {"key": key, "tracked": tracked, "changed_at": entity.version_column}
@@ -146,16 +150,16 @@ def prepare_scd2_batch(bronze: DataFrame, entity: SilverEntity, contract: TableC
         return changes.join(already_in_history(dimension, changes, **arguments), on=instant, how="left_anti")
 
     # Unique per instant (changes are), so the left join below repeats no row.
-    rejected = scd2.rejected_changes(dimension, new_changes(_split(staged_rows, entity).accepted), **arguments)
+    rejected = scd2.rejected_changes(dimension, new_changes(_accepted(staged_rows)), **arguments)
     checked = _reject(
         staged_rows.join(rejected.select(*instant, scd2.REJECTION_REASON), on=instant, how="left"),
         F.concat(F.lit("not applied to SCD2: "), F.col(scd2.REJECTION_REASON)),
     ).select(*staged_rows.columns)
-    split = _split(checked, entity)
+    accepted = _accepted(checked)
     # The changes still to apply are the accepted rows' (rejection drops whole instants),
     # derived from `checked` so that a caller caching it computes the rejections once.
-    merge_source = scd2.scd2_merge_source(dimension, new_changes(split.accepted), **arguments)
-    return PreparedBatch(accepted=split.accepted, quarantined=split.quarantined, merge_source=merge_source, checked=checked)
+    merge_source = scd2.scd2_merge_source(dimension, new_changes(accepted), **arguments)
+    return PreparedBatch(accepted=accepted, quarantined=_quarantined(checked), merge_source=merge_source, checked=checked)
 
 
 def already_in_history(
