@@ -12,7 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from catalog import services
+from catalog import jvm_aot, services
+from catalog.errors import ServiceError
 from catalog.settings import load_settings
 from tests.conftest import SHARED_CACHE
 
@@ -73,6 +74,53 @@ def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
     assert stopped == ["rest-catalog"]
 
 
+def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
+    """The demo's order: the catalog is waited for at once, Trino boots meanwhile, at the
+    lowest CPU priority, and is waited for later."""
+    settings = load_settings(
+        home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28681}, trino={"port": 28680, "heap_gb": 2}
+    )
+    try:
+        startup = services.start(settings, low_priority=("trino",))
+        [catalog] = startup.wait("rest-catalog")
+        assert catalog.name == "rest-catalog"
+        pids = {s.name: s.pid for s in services.status(settings)}
+        assert psutil.Process(pids["trino"]).nice() == services.LOW_PRIORITY_NICENESS
+        assert psutil.Process(pids["rest-catalog"]).nice() == 0
+        # Under autogroup scheduling the niceness must reach Trino's session too, or it
+        # would still compete with the caller's session as an equal.
+        autogroup = Path(f"/proc/{pids['trino']}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[-1] == str(services.LOW_PRIORITY_NICENESS)
+        startup.check()  # booting is not failing
+        # Trino takes seconds to boot: launched, alive, not yet answering.
+        states = {s.name: s.state for s in services.status(settings)}
+        assert states == {"rest-catalog": "running", "trino": "unhealthy"}
+
+        ready = startup.wait()
+        assert [(s.name, s.state) for s in ready] == [("rest-catalog", "running"), ("trino", "running")]
+        assert ready[0] is catalog  # waited for once, not again
+        assert [s.state for s in services.status(settings)] == ["running", "running"]
+    finally:
+        stopped = services.down(settings)
+    assert stopped == ["trino", "rest-catalog"]
+    assert _processes_under(settings.home) == []
+
+
+def test_check_names_a_service_that_died_while_booting(tmp_path: Path) -> None:
+    """The demo checks between pipeline days that Trino, booting meanwhile, is still alive."""
+    settings = load_settings(home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28681}, trino={"port": 28680})
+    try:
+        startup = services.start(settings, only=["rest-catalog"])
+        [(_, process, _)] = startup.launched
+        process.kill()
+        process.wait(10)
+        with pytest.raises(ServiceError, match="rest-catalog exited during start-up"):
+            startup.check()
+    finally:
+        services.down(settings)
+
+
 def test_busy_port_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -130,3 +178,41 @@ def test_status_reports_stopped_services(tmp_path: Path) -> None:
     result = _cli("status", env={"LAKEHOUSE_HOME": str(tmp_path)})
     assert result.returncode == 3
     assert "rest-catalog" in result.stdout and "stopped" in result.stdout
+
+
+def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_path: Path) -> None:
+    """Java 25's AOT cache: recorded only by a start that asks (the demo's), kept after a
+    clean exit, then mapped by every later Trino. A cache dir of its own (the artifacts linked in)
+    so the shared cache's AOT file is neither used nor replaced."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for entry in SHARED_CACHE.iterdir():
+        if entry.name != jvm_aot.CACHE_FOLDER:
+            (cache / entry.name).symlink_to(entry)
+    settings = load_settings(home=tmp_path / "home", cache_dir=cache, catalog={"port": 28881}, trino={"port": 28880, "heap_gb": 2})
+    expected = jvm_aot.cache_file(cache, settings.java.jdk25_home)
+    assert expected is not None and not expected.exists()
+    try:
+        services.up(settings)  # a plain start neither uses nor records a cache
+        assert jvm_aot.recording(services._recorded_command(services.services(settings)[1])) is None
+    finally:
+        services.down(settings)
+    assert not expected.parent.exists() or list(expected.parent.iterdir()) == []
+
+    try:
+        services.start(settings, record_aot_cache=True).wait()
+        recording = jvm_aot.recording(services._recorded_command(services.services(settings)[1]))
+        assert recording is not None and recording.parent == expected.parent
+    finally:
+        services.down(settings)
+    assert expected.is_file() and expected.stat().st_size > 10_000_000
+    assert list(expected.parent.iterdir()) == [expected], "no recording left behind"
+
+    try:
+        [_, trino] = services.up(settings)
+        command = services._recorded_command(services.services(settings)[1])
+        assert f"-XX:AOTCache={expected}" in command and jvm_aot.recording(command) is None
+        # The JVM maps the cache file into memory when it uses it.
+        assert str(expected) in Path(f"/proc/{trino.pid}/maps").read_text()
+    finally:
+        services.down(settings)
