@@ -1,6 +1,9 @@
-"""Pipeline days with Spark code generation on vs off (and, optionally, jobs run at once).
+"""Pipeline days: Spark code generation on vs off, or a day's jobs one by one vs two at once.
 
-    .venv/bin/python benchmarks/bench_pipeline_day.py [--days 4] [--scale 0.1] [--parallel-jobs 1]
+    .venv/bin/python benchmarks/bench_pipeline_day.py [--compare codegen|parallel] [--days 4] [--scale 0.1]
+
+`--compare codegen` (default): codegen on vs off, both with `--parallel-jobs` (default 1).
+`--compare parallel`: `pipeline.parallel_jobs` 1 vs 2, both with codegen off (the default).
 
 Each variant runs in its own process (Spark conf is fixed when the session starts) with
 its own fresh home, REST catalog and Trino on separate ports: generate `days` days, then
@@ -85,14 +88,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=4)
     parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--compare", choices=("codegen", "parallel"), default="codegen")
     parser.add_argument("--parallel-jobs", type=int, default=1)
     parser.add_argument("--variant", choices=("on", "off"), help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
+        # "on" is the variant under test: codegen on, or two jobs at once.
+        parallel = args.compare == "parallel"
         figures = run_variant(
-            args.home, days=args.days, scale=args.scale, codegen=args.variant == "on",
-            parallel_jobs=args.parallel_jobs, port=22181 if args.variant == "on" else 22281,
+            args.home, days=args.days, scale=args.scale, codegen=args.variant == "on" and not parallel,
+            parallel_jobs=(2 if args.variant == "on" else 1) if parallel else args.parallel_jobs,
+            port=22181 if args.variant == "on" else 22281,
         )
         print("FIGURES " + json.dumps(figures))
         return
@@ -101,17 +108,19 @@ def main() -> None:
     for variant in ("on", "off"):
         with tempfile.TemporaryDirectory(prefix=f"bench-codegen-{variant}-") as home:
             argv = [sys.executable, __file__, "--variant", variant, "--home", home, "--days", str(args.days),
-                    "--scale", str(args.scale), "--parallel-jobs", str(args.parallel_jobs)]
+                    "--scale", str(args.scale), "--parallel-jobs", str(args.parallel_jobs), "--compare", args.compare]
             results[variant] = child_figures(argv)
     on, off = results["on"], results["off"]
     same_rows(on, off)
-    print(f"{args.days} days at scale {args.scale}, parallel_jobs={args.parallel_jobs}")
-    print("| day | codegen on s | codegen off s |\n|---:|---:|---:|")
+    names = ("2 jobs at once", "one by one") if args.compare == "parallel" else ("codegen on", "codegen off")
+    setting = "codegen off" if args.compare == "parallel" else f"parallel_jobs={args.parallel_jobs}"
+    print(f"{args.days} days at scale {args.scale}, {setting}; Spark start {on['spark_start']:.0f} / {off['spark_start']:.0f} s")
+    print(f"| day | {names[0]} s | {names[1]} s |\n|---:|---:|---:|")
     for number, (a, b) in enumerate(zip(on["days"], off["days"]), start=1):
         print(f"| {number} | {a['seconds']:.0f} | {b['seconds']:.0f} |")
     total_on, total_off = (sum(d["seconds"] for d in r["days"]) for r in (on, off))
     print(f"| total | {total_on:.0f} | {total_off:.0f} |")
-    print(f"ratio on/off: {total_on / total_off:.2f}")
+    print(f"ratio {names[0]} / {names[1]}: {total_on / total_off:.2f}")
 
 
 if __name__ == "__main__":
