@@ -1,23 +1,36 @@
 """`lakehouse demo`, the README's main command, end to end on a small run.
 
-A cache dir of its own (the shared artifacts linked in, no AOT cache) so that this run's
-Trino records the AOT cache, as a first demo on a fresh machine does.
+Through the console script, in a process of its own: the demo starts its own Spark, and
+in this process `getOrCreate` would hand back (or leave behind) the test run's session,
+wired to another catalog. A cache dir of its own (the shared artifacts linked in, no AOT
+cache) so that this run's Trino records the AOT cache, as a first demo on a fresh machine does.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
 from catalog import jvm_aot, services
-from catalog.demo import GOLD_MARTS, run_demo
+from catalog.demo import GOLD_MARTS
 from catalog.settings import load_settings
 from tests.conftest import SHARED_CACHE
 
 pytestmark = pytest.mark.integration
+
+LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
+
+
+def _count(pattern: str, text: str) -> int:
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in the demo's output:\n{text}"
+    return int(match.group(1).replace(",", ""))
 
 
 def test_demo_builds_every_layer_with_trino_booting_behind_spark(tmp_path: Path) -> None:
@@ -26,23 +39,38 @@ def test_demo_builds_every_layer_with_trino_booting_behind_spark(tmp_path: Path)
     for entry in SHARED_CACHE.iterdir():
         if entry.name != jvm_aot.CACHE_FOLDER:
             (cache / entry.name).symlink_to(entry)
-    settings = load_settings(
-        home=tmp_path / "home", cache_dir=cache, catalog={"port": 28981}, trino={"port": 28980, "heap_gb": 2}
-    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")},
+        "LAKEHOUSE_HOME": str(tmp_path / "home"),
+        "LAKEHOUSE_CACHE_DIR": str(cache),
+        "LAKEHOUSE_CATALOG__PORT": "28981",
+        "LAKEHOUSE_TRINO__PORT": "28980",
+        "LAKEHOUSE_TRINO__HEAP_GB": "2",
+        "COLUMNS": "200",  # one table row per line
+    }
+    settings = load_settings(home=tmp_path / "home", cache_dir=cache, catalog={"port": 28981}, trino={"port": 28980})
     aot_cache = jvm_aot.cache_file(cache, settings.java.jdk25_home)
     assert aot_cache is not None and not aot_cache.exists()
     try:
-        summary = run_demo(settings, start=dt.date(2026, 1, 1), days=3, scale=0.05, seed=11, daily_days=1)
+        demo = subprocess.run(
+            [LAKEHOUSE, "demo", "--days", "3", "--daily-days", "1", "--scale", "0.05", "--seed", "11"],
+            env=env, capture_output=True, text=True, timeout=1500,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
         trino = next(s for s in services.status(settings) if s.name == "trino")
         assert trino.state == "running"
         assert psutil.Process(trino.pid).nice() == services.LOW_PRIORITY_NICENESS
     finally:
         services.down(settings)
 
-    assert summary.lines_landed > 0 and summary.bronze_rows == summary.lines_landed
-    assert all(rows > 0 for table, rows in summary.silver_rows.items() if table != "quarantine"), summary.silver_rows
-    assert set(summary.gold_rows) == set(GOLD_MARTS) and all(summary.gold_rows.values()), summary.gold_rows
-    assert summary.dbt_tests > 0 and summary.dbt_tests_passed == summary.dbt_tests
-    assert set(summary.seconds) == {"services", "generate", "pipeline", "gold"}
+    output = demo.stdout
+    assert "Demo: 3 days, 2026-01-01 to 2026-01-03" in output
+    landed = _count(r"landing\s*│\s*7 sources\s*│\s*([\d,]+) lines", output)
+    assert landed > 0 and _count(r"([\d,]+) rows written this run", output) == landed
+    for mart in GOLD_MARTS:
+        assert _count(rf"iceberg\.gold\.{mart}\s*│\s*([\d,]+)", output) > 0, mart
+    passed, tests = (int(n) for n in re.search(r"dbt tests (\d+)/(\d+) passed", output).groups())  # type: ignore[union-attr]
+    assert tests > 0 and passed == tests
+    assert re.search(r"time: services \d+ s, generate \d+ s, pipeline \d+ s, gold \d+ s", output)
     # The demo's Trino recorded the AOT cache, written as it stopped.
     assert aot_cache.is_file()
