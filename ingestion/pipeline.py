@@ -138,11 +138,19 @@ def day_batches(days: Sequence[dt.date], daily_days: int) -> list[tuple[dt.date,
 def _job_session(spark: SparkSession, job: str) -> SparkSession:
     """The job's own session, made once per process: Silver's write-audit-publish keeps its
     branch in the session conf, which jobs running at once must not share. Reused, because
-    each session opens its own REST catalog client."""
+    each session opens its own REST catalog client. Its conf follows the caller's session."""
     sessions = _JOB_SESSIONS.setdefault(spark, {})
     if job not in sessions:
         sessions[job] = spark.newSession()
-    return sessions[job]
+    session = sessions[job]
+    # A new session starts from the context's conf, not from what the caller set at run
+    # time (a catalog registered with spark.conf.set, a changed SQL setting): bring those
+    # over before every job, since the caller may have changed them since the last one.
+    current = session.conf.getAll
+    for key, value in spark.conf.getAll.items():
+        if current.get(key) != value:
+            session.conf.set(key, value)
+    return session
 
 
 def silver_dependencies(contracts: ContractFile) -> dict[str, set[str]]:
