@@ -31,6 +31,19 @@ TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
 TEST_TRINO_PORT = 18080 + _PORT_OFFSET
 
 
+def cache_without_aot(root: Path) -> Path:
+    """An artifact cache under `root` linking the shared artifacts but not Trino's AOT cache,
+    for tests that must see a Trino record one, as on a fresh machine."""
+    from catalog import jvm_aot
+
+    cache = root / "cache"
+    cache.mkdir()
+    for entry in SHARED_CACHE.iterdir():
+        if entry.name != jvm_aot.CACHE_FOLDER:
+            (cache / entry.name).symlink_to(entry)
+    return cache
+
+
 @pytest.fixture(autouse=True)
 def _isolate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own LAKEHOUSE_* variables must not leak into tests."""

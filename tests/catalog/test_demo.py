@@ -20,7 +20,7 @@ import pytest
 from catalog import jvm_aot, services
 from catalog.demo import GOLD_MARTS
 from catalog.settings import load_settings
-from tests.conftest import SHARED_CACHE
+from tests.conftest import cache_without_aot
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +34,7 @@ def _count(pattern: str, text: str) -> int:
 
 
 def test_demo_builds_every_layer_with_trino_booting_behind_spark(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    for entry in SHARED_CACHE.iterdir():
-        if entry.name != jvm_aot.CACHE_FOLDER:
-            (cache / entry.name).symlink_to(entry)
+    cache = cache_without_aot(tmp_path)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")},
         "LAKEHOUSE_HOME": str(tmp_path / "home"),

@@ -15,7 +15,7 @@ import pytest
 from catalog import jvm_aot, services
 from catalog.errors import ServiceError
 from catalog.settings import load_settings
-from tests.conftest import SHARED_CACHE
+from tests.conftest import SHARED_CACHE, cache_without_aot
 
 pytestmark = pytest.mark.integration
 
@@ -184,11 +184,7 @@ def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_pat
     """Java 25's AOT cache: recorded only by a start that asks (the demo's), kept after a
     clean exit, then mapped by every later Trino. A cache dir of its own (the artifacts linked in)
     so the shared cache's AOT file is neither used nor replaced."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    for entry in SHARED_CACHE.iterdir():
-        if entry.name != jvm_aot.CACHE_FOLDER:
-            (cache / entry.name).symlink_to(entry)
+    cache = cache_without_aot(tmp_path)
     settings = load_settings(home=tmp_path / "home", cache_dir=cache, catalog={"port": 28881}, trino={"port": 28880, "heap_gb": 2})
     expected = jvm_aot.cache_file(cache, settings.java.jdk25_home)
     assert expected is not None and not expected.exists()
