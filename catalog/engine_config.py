@@ -252,27 +252,66 @@ def _trino_https_properties(settings: LakehouseSettings, auth: SecretFiles, *, e
 def trino_access_rules(settings: LakehouseSettings) -> dict:
     """File-based access control: the engineer may do everything, the analyst read Gold only.
 
-    Rules match top-down and the first match wins; a user no rule names gets nothing.
-    The analyst's catalog is read-only, so no table rule could ever grant it a write.
+    In each section rules match top-down and the first match wins; a user no rule names gets
+    nothing. A section left out is not "nobody", though: Trino then lets every user set every
+    session property and view and kill everyone's queries. So every section is written out.
+
+    Table procedures (`ALTER TABLE ... EXECUTE optimize`, `expire_snapshots`...) have no section:
+    Trino 476's file-based access control lets every user run them on any table it can name
+    (`checkCanExecuteTableProcedure` does nothing; trinodb/trino#22874), read-only catalog or
+    not. On Bronze and Silver the SELECT check each table procedure makes stops the analyst; on
+    Gold its row filter does (see the table rules).
     """
     engineer, analyst = re.escape(settings.trino.user), re.escape(settings.trino.analyst_user)
+    health = re.escape(TRINO_HEALTH_USER)
     catalog = re.escape(settings.catalog.name)
     everything = ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]
     return {
         "catalogs": [
             {"user": engineer, "catalog": ".*", "allow": "all"},
-            {"user": f"{analyst}|{re.escape(TRINO_HEALTH_USER)}", "catalog": f"{catalog}|system", "allow": "read-only"},
+            # Read-only refuses every write, DDL and GRANT, whatever the table rules say.
+            {"user": f"{analyst}|{health}", "catalog": f"{catalog}|system", "allow": "read-only"},
         ],
         "schemas": [
             {"user": engineer, "schema": ".*", "owner": True},
         ],
         "tables": [
             {"user": engineer, "privileges": everything},
-            {"user": analyst, "catalog": catalog, "schema": "gold", "privileges": ["SELECT"]},
-            {"user": f"{analyst}|{re.escape(TRINO_HEALTH_USER)}", "schema": "information_schema", "privileges": ["SELECT"]},
+            # The filter keeps every row. It is there because Trino refuses ALTER TABLE EXECUTE on
+            # a row-filtered table, the only way to keep table procedures away from Gold in Trino 476.
+            {"user": analyst, "catalog": catalog, "schema": "gold", "privileges": ["SELECT"], "filter": "true"},
+            {"user": f"{analyst}|{health}", "schema": "information_schema", "privileges": ["SELECT"]},
             # The readiness probe waits for an active node (see services._trino).
-            {"user": re.escape(TRINO_HEALTH_USER), "catalog": "system", "schema": "runtime", "table": "nodes", "privileges": ["SELECT"]},
+            {"user": health, "catalog": "system", "schema": "runtime", "table": "nodes", "privileges": ["SELECT"]},
         ],
+        # Catalog functions and procedures: the engineer only. Iceberg's `table_changes` reads any
+        # table's rows; its procedures register, unregister and roll back tables, and
+        # `system.runtime.kill_query` stops queries. Built-in functions (`system.builtin`) stay open
+        # to every user whatever these rules say.
+        "functions": [
+            {"user": engineer, "privileges": ["EXECUTE", "GRANT_EXECUTE", "OWNERSHIP"]},
+        ],
+        "procedures": [
+            {"user": engineer, "privileges": ["EXECUTE", "GRANT_EXECUTE"]},
+        ],
+        # Otherwise anyone may set any: the analyst could lower the catalog's
+        # `expire_snapshots_min_retention`, or raise its own memory and time limits.
+        "system_session_properties": [
+            {"user": engineer, "allow": True},
+        ],
+        "catalog_session_properties": [
+            {"user": engineer, "allow": True},
+        ],
+        # Otherwise anyone may view and kill anyone's queries (REST API and web UI). Every user
+        # still sees and kills its own.
+        "queries": [
+            {"user": engineer, "allow": ["execute", "view", "kill"]},
+            {"user": f"{analyst}|{health}", "allow": ["execute"]},
+        ],
+        # Nobody acts as another user (SET SESSION AUTHORIZATION, X-Trino-User behind a login)
+        # or hands a schema, table or view to another owner.
+        "impersonation": [],
+        "authorization": [],
     }
 
 

@@ -43,9 +43,14 @@ def test_trino_access_rules_name_the_configured_principals_and_catalog(settings)
     assert _properties(files["access-control.properties"])["security.config-file"] == "/e/rules.json"
     rules = json.loads(files["rules.json"])
     analyst_tables = [rule for rule in rules["tables"] if rule["user"] == "analyst"]
-    assert analyst_tables == [{"user": "analyst", "catalog": "lake", "schema": "gold", "privileges": ["SELECT"]}]
+    # The always-true filter makes Trino refuse the analyst table procedures (see trino_access_rules).
+    assert analyst_tables == [{"user": "analyst", "catalog": "lake", "schema": "gold", "privileges": ["SELECT"], "filter": "true"}]
     analyst_catalogs = [rule for rule in rules["catalogs"] if "analyst" in rule["user"]]
     assert {rule["allow"] for rule in analyst_catalogs} == {"read-only"}
+    # A section left out allows everyone; each is written out, and only the engineer gets more than queries.
+    for section in ("functions", "procedures", "system_session_properties", "catalog_session_properties", "impersonation", "authorization"):
+        assert all(rule.get("user") == "engineer" for rule in rules[section]), section
+    assert [rule["allow"] for rule in rules["queries"] if "analyst" in rule["user"]] == [["execute"]]
 
 
 def test_spark_conf_uses_the_same_catalog_name_and_uri(settings) -> None:
