@@ -140,7 +140,7 @@ def run_day(spark, settings, contracts, bronze: DataFrame) -> tuple[float, objec
     customers.count()
     prepared = prepare_batch(
         bronze, ORDERS, contracts.table("orders"), fx_rates=silver("fx_rates"),
-        referenced_keys={"customer_id": customers.select("customer_id")},
+        referenced_keys={"customer_id": customers.select("customer_id", "valid_to", "is_current")},
     )
     commit = publish_batch(
         spark, settings, ORDERS, contracts.table("orders"), prepared,

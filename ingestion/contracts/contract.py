@@ -7,6 +7,17 @@ the same contract and report the same reasons.
 
 Column types are Iceberg/Spark type names: boolean, int, bigint, float,
 double, string, date, timestamp, decimal(p,s).
+
+Besides what a column declares, every column gets the checks its type implies:
+a decimal(p,s) value with more than s decimal places fails (it is never rounded;
+trailing zeros do not count, so 12.500 is 12.50), and a string value fails when
+it is longer than `max_length` characters (DEFAULT_MAX_LENGTH unless declared) or
+holds a control character (U+0000-U+001F, U+007F).
+
+Date and timestamp columns may be bounded relative to the run date
+(`max_days_before_run`, `max_days_after_run`). Those checks exist only once a run
+date is known: `row_checks(run_dates)` resolves them to fixed bounds, whole UTC
+days, from the first run date minus the days before to the last plus the days after.
 """
 
 from __future__ import annotations
@@ -40,6 +51,14 @@ _SIMPLE_TYPES = {
 }
 # Iceberg's decimal limit, and Spark's.
 _MAX_DECIMAL_PRECISION = 38
+# Characters a string column holds at most unless it declares `max_length`.
+DEFAULT_MAX_LENGTH = 1000
+# C0 controls and DEL, as a regular expression both Java (Spark) and Rust (Polars) read alike.
+CONTROL_CHARACTERS = r"[\x00-\x1F\x7F]"
+# How an SCD2 table marks its versions: a key whose versions are all closed (none
+# `is_current`) was deleted at its latest `valid_to`.
+SCD2_VALID_TO = "valid_to"
+SCD2_IS_CURRENT = "is_current"
 SUPPORTED_TYPES = "boolean, int, bigint, float, double, string, date, timestamp, decimal(p,s) with p <= 38"
 
 TypeFamily = Literal["boolean", "integer", "floating", "decimal", "string", "date", "timestamp"]
@@ -68,16 +87,51 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+RowCheckKind = Literal[
+    "not_null", "range", "run_date_range", "accepted_values", "decimal_scale", "max_length", "control_characters"
+]
+
+
+@dataclass(frozen=True)
+class RunDates:
+    """The landing days a batch covers (one day, or a catch-up's first to last).
+
+    Bounds relative to the run date use `first` for the lower bound and `last` for the
+    upper one, so that a catch-up batch accepts what each of its days would.
+    """
+
+    first: dt.date
+    last: dt.date
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError(f"run dates {self.first} to {self.last}: the first is after the last")
+
+    @classmethod
+    def of(cls, day: dt.date) -> RunDates:
+        return cls(day, day)
+
+    def __str__(self) -> str:
+        return self.last.isoformat() if self.first == self.last else f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
 @dataclass(frozen=True)
 class RowCheck:
-    """One row-level check. `description` is the quarantine reason when a row fails it."""
+    """One row-level check. `description` is the quarantine reason when a row fails it.
+
+    `range` and `run_date_range` fail outside the inclusive [min, max]; `decimal_scale`
+    fails a value with more than `limit` decimal places, `max_length` one longer than
+    `limit` characters, `control_characters` one matching CONTROL_CHARACTERS. A null
+    value passes all but `not_null`.
+    """
 
     column: str
-    kind: Literal["not_null", "range", "accepted_values"]
+    kind: RowCheckKind
     description: str
     min: Bound | None = None
     max: Bound | None = None
     accepted_values: tuple[AcceptedValue, ...] = ()
+    limit: int | None = None
 
 
 class ColumnContract(_Strict):
@@ -89,6 +143,11 @@ class ColumnContract(_Strict):
     min: Any = None
     max: Any = None
     accepted_values: list[Any] | None = None
+    # Date and timestamp columns: bounds relative to the run date, in whole days (see RunDates).
+    max_days_before_run: int | None = Field(default=None, ge=0)
+    max_days_after_run: int | None = Field(default=None, ge=0)
+    # String columns: the most characters a value may hold (default DEFAULT_MAX_LENGTH).
+    max_length: int | None = Field(default=None, ge=1)
 
     @field_validator("type")
     @classmethod
@@ -147,14 +206,43 @@ class ColumnContract(_Strict):
             wrong = [value for value in self.accepted_values if not isinstance(value, wanted)]
             if wrong:
                 raise ContractFieldError("accepted_values", f"{wrong[0]!r} is not a {self.type}: write it as one")
+        for name in ("max_days_before_run", "max_days_after_run"):
+            if getattr(self, name) is not None and self.family not in ("date", "timestamp"):
+                raise ContractFieldError(name, f"applies to date or timestamp columns, not {self.type}: remove it")
+        if self.max_length is not None and self.family != "string":
+            raise ContractFieldError("max_length", f"applies to string columns, not {self.type}: remove it")
         return self
 
-    def row_checks(self) -> list[RowCheck]:
+    @property
+    def scale(self) -> int | None:
+        decimal = _DECIMAL.match(self.type)
+        return int(decimal.group(2)) if decimal else None
+
+    def run_date_bounds(self, run_dates: RunDates) -> tuple[Bound | None, Bound | None]:
+        """The inclusive bounds for `run_dates`; a timestamp's are whole UTC days."""
+        before, after = self.max_days_before_run, self.max_days_after_run
+        low = run_dates.first - dt.timedelta(days=before) if before is not None else None
+        high = run_dates.last + dt.timedelta(days=after) if after is not None else None
+        if self.family == "date":
+            return low, high
+        return (
+            dt.datetime.combine(low, dt.time.min, dt.timezone.utc) if low is not None else None,
+            dt.datetime.combine(high, dt.time.max, dt.timezone.utc) if high is not None else None,
+        )
+
+    def row_checks(self, run_dates: RunDates | None = None) -> list[RowCheck]:
+        """The column's checks; bounds relative to the run date only when `run_dates` is given."""
         checks = []
         if not self.nullable:
             checks.append(RowCheck(self.name, "not_null", f"{self.name} is null"))
         if self.min is not None or self.max is not None:
             checks.append(RowCheck(self.name, "range", _range_description(self.name, self.min, self.max), self.min, self.max))
+        has_run_bounds = self.max_days_before_run is not None or self.max_days_after_run is not None
+        if run_dates is not None and has_run_bounds:
+            low, high = self.run_date_bounds(run_dates)
+            # The allowed days, not the row's value: reasons stay value-free, as the other checks' do.
+            description = f"{self.name} is out of range for run date {run_dates}: allowed {_days_allowed(low, high)}"
+            checks.append(RowCheck(self.name, "run_date_range", description, low, high))
         if self.accepted_values is not None:
             checks.append(
                 RowCheck(
@@ -164,6 +252,15 @@ class ColumnContract(_Strict):
                     accepted_values=tuple(self.accepted_values),
                 )
             )
+        if self.scale is not None:
+            checks.append(
+                RowCheck(self.name, "decimal_scale", f"{self.name} has more than {self.scale} decimal places", limit=self.scale)
+            )
+        # Accepted values imply both string checks (none is that long or holds a control character).
+        if self.family == "string" and self.accepted_values is None:
+            limit = self.max_length or DEFAULT_MAX_LENGTH
+            checks.append(RowCheck(self.name, "max_length", f"{self.name} is longer than {limit} characters", limit=limit))
+            checks.append(RowCheck(self.name, "control_characters", f"{self.name} holds control characters"))
         return checks
 
 
@@ -175,6 +272,11 @@ class Reference(_Strict):
 class ForeignKey(_Strict):
     columns: list[str] = Field(min_length=1)
     references: Reference
+    # A date or timestamp column of this table. When set, the referenced table is an SCD2
+    # table, and a row whose key was deleted there at or before this column's value is an
+    # orphan: the row claims a reference that no longer existed. Rows dated before the
+    # deletion stay valid, since history does not change when a key is deleted later.
+    not_deleted_before: str | None = Field(default=None, pattern=_IDENTIFIER)
 
     @model_validator(mode="after")
     def _same_arity(self) -> ForeignKey:
@@ -220,13 +322,25 @@ class TableContract(_Strict):
                     raise ContractFieldError(
                         f"foreign_keys[{index}].columns", f"'{name}' is not a declared column: add it under columns or fix the name"
                     )
+            dated_by = foreign_key.not_deleted_before
+            if dated_by is not None:
+                if dated_by not in by_name or by_name[dated_by].family not in ("date", "timestamp"):
+                    raise ContractFieldError(
+                        f"foreign_keys[{index}].not_deleted_before",
+                        f"'{dated_by}' is not a declared date or timestamp column: name the column that dates the row",
+                    )
+                if len(foreign_key.columns) != 1:
+                    raise ContractFieldError(
+                        f"foreign_keys[{index}].not_deleted_before", "applies to single-column foreign keys: remove it"
+                    )
         return self
 
     def column(self, name: str) -> ColumnContract:
         return next(column for column in self.columns if column.name == name)
 
-    def row_checks(self) -> list[RowCheck]:
-        return [check for column in self.columns for check in column.row_checks()]
+    def row_checks(self, run_dates: RunDates | None = None) -> list[RowCheck]:
+        """Every column's checks; those relative to the run date only when `run_dates` is given."""
+        return [check for column in self.columns for check in column.row_checks(run_dates)]
 
 
 class ContractFile(_Strict):
@@ -258,6 +372,12 @@ class ContractFile(_Strict):
                             f"'{name}' is not a column of {referenced.name}: use one of {', '.join(sorted(declared))}",
                             table=table.name,
                         )
+                if foreign_key.not_deleted_before is not None and not {SCD2_VALID_TO, SCD2_IS_CURRENT} <= declared:
+                    raise ContractFieldError(
+                        f"foreign_keys[{index}].not_deleted_before",
+                        f"needs an SCD2 table, but {referenced.name} has no {SCD2_VALID_TO} and {SCD2_IS_CURRENT}: remove it",
+                        table=table.name,
+                    )
         return self
 
     def table(self, name: str) -> TableContract:
@@ -362,6 +482,15 @@ def _bound_hint(family: TypeFamily) -> str:
 def _format_bound(bound: Bound) -> str:
     # Fixed-point, so that 0.00000001 does not print as 1E-8.
     return bound.isoformat() if isinstance(bound, dt.date) else format(bound, "f")
+
+
+def _days_allowed(low: Bound | None, high: Bound | None) -> str:
+    def day(bound: Bound) -> str:
+        return (bound.date() if isinstance(bound, dt.datetime) else bound).isoformat()  # type: ignore[union-attr]
+
+    if low is not None and high is not None:
+        return f"from {day(low)} to {day(high)}"
+    return f"from {day(low)}" if low is not None else f"up to {day(high)}"  # type: ignore[arg-type]
 
 
 def _range_description(column: str, low: Bound | None, high: Bound | None) -> str:

@@ -9,7 +9,8 @@ key is no reference) and the DQ score.
 Verdicts and severities, so that "failed with severity error" means exactly
 what makes the Spark gate refuse a batch:
 
-- Row checks (`not_null`, `range`, `accepted_values`) are reported one by one
+- Row checks (`not_null`, `range`, `run_date_range`, `accepted_values`,
+  `decimal_scale`, `max_length`, `control_characters`) are reported one by one
   with their failing-row counts, as `warn`: the pipeline quarantines such rows
   rather than failing, and the contract tolerates them up to its quality score.
 - `dq_score` is the share of rows passing every row check (1.0 for an empty
@@ -23,6 +24,13 @@ what makes the Spark gate refuse a batch:
   the gate to enforce it. Its failing-row count is every row (the newest is
   stale, so all are). An empty table, or one with no such column, fails it too:
   freshness cannot be shown. Naive timestamps are read as UTC.
+
+Bounds relative to the run date need a run date, which a table at rest does not
+have. `split_rows`, `failed_checks` and `dq_score` check them only when given
+`run_dates`, as the Spark gate does. `check_table` always checks them: against
+the `run_dates` its caller gives (`lakehouse validate` reads them from the
+`lakehouse.run-date` of the snapshots behind the one it checks, the first and the
+last, as a catch-up batch covering them all would), else against today (UTC).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from typing import Literal
 
 import polars as pl
 
-from ingestion.contracts.contract import ForeignKey, RowCheck, SchemaMismatchError, TableContract
+from ingestion.contracts.contract import CONTROL_CHARACTERS, ForeignKey, RowCheck, RunDates, SchemaMismatchError, TableContract
 
 QUARANTINE_REASON = "_quarantine_reason"
 REASON_SEPARATOR = "; "
@@ -100,18 +108,28 @@ def row_failure(check: RowCheck, dtype: pl.DataType) -> pl.Expr:
     value = pl.col(check.column)
     if check.kind == "not_null":
         return value.is_null()
-    if check.kind == "range":
+    if check.kind in ("range", "run_date_range"):
         below = value < _literal(check.min, dtype) if check.min is not None else pl.lit(False)
         above = value > _literal(check.max, dtype) if check.max is not None else pl.lit(False)
         return value.is_not_null() & (below | above).fill_null(False)
+    if check.kind == "decimal_scale":
+        narrow_enough = (isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= check.limit) or dtype.is_integer()
+        if narrow_enough:
+            return pl.lit(False)
+        return value.is_not_null() & (value != value.round(check.limit)).fill_null(False)
+    if check.kind == "max_length":
+        # Characters (code points), as Spark's length counts them, not bytes.
+        return value.is_not_null() & (value.str.len_chars() > check.limit).fill_null(False)
+    if check.kind == "control_characters":
+        return value.is_not_null() & value.str.contains(CONTROL_CHARACTERS).fill_null(False)
     return value.is_not_null() & ~value.is_in(list(check.accepted_values)).fill_null(False)
 
 
-def failed_checks(contract: TableContract, schema: pl.Schema) -> pl.Expr:
+def failed_checks(contract: TableContract, schema: pl.Schema, run_dates: RunDates | None = None) -> pl.Expr:
     """The descriptions of the row's failed checks, `; `-separated; "" when it passes them all."""
     failures = [
         pl.when(row_failure(check, schema[check.column])).then(pl.lit(check.description))
-        for check in contract.row_checks()
+        for check in contract.row_checks(run_dates)
     ]
     if not failures:
         return pl.lit("")
@@ -119,20 +137,22 @@ def failed_checks(contract: TableContract, schema: pl.Schema) -> pl.Expr:
     return pl.concat_str(failures, separator=REASON_SEPARATOR, ignore_nulls=True)
 
 
-def split_rows(lf: pl.LazyFrame, contract: TableContract) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def split_rows(
+    lf: pl.LazyFrame, contract: TableContract, run_dates: RunDates | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(accepted, quarantined), as the Spark gate's `split_rows`: quarantined rows carry QUARANTINE_REASON."""
     schema = lf.collect_schema()
     require_columns(schema, contract)
-    checked = lf.with_columns(failed_checks(contract, schema).alias(QUARANTINE_REASON))
+    checked = lf.with_columns(failed_checks(contract, schema, run_dates).alias(QUARANTINE_REASON))
     passed = pl.col(QUARANTINE_REASON) == ""
     return checked.filter(passed).select(schema.names()), checked.filter(~passed)
 
 
-def row_check_counts(lf: pl.LazyFrame, contract: TableContract) -> pl.LazyFrame:
+def row_check_counts(lf: pl.LazyFrame, contract: TableContract, run_dates: RunDates | None = None) -> pl.LazyFrame:
     """One row: `total`, `passing` (rows passing every row check) and one failing-row count per row check."""
     schema = lf.collect_schema()
     require_columns(schema, contract)
-    failures = [row_failure(check, schema[check.column]) for check in contract.row_checks()]
+    failures = [row_failure(check, schema[check.column]) for check in contract.row_checks(run_dates)]
     # The same rows as `failed_checks(...) == ""`, without building a reason string per row.
     passes_all = ~pl.any_horizontal(failures) if failures else pl.lit(True)
     return lf.select(
@@ -142,9 +162,9 @@ def row_check_counts(lf: pl.LazyFrame, contract: TableContract) -> pl.LazyFrame:
     )
 
 
-def dq_score(lf: pl.LazyFrame, contract: TableContract) -> float:
+def dq_score(lf: pl.LazyFrame, contract: TableContract, run_dates: RunDates | None = None) -> float:
     """Share of rows passing every row check (1.0 for an empty frame: nothing failed)."""
-    counts = row_check_counts(lf, contract).collect().row(0, named=True)
+    counts = row_check_counts(lf, contract, run_dates).collect().row(0, named=True)
     return _score(counts["passing"], counts["total"])
 
 
@@ -177,9 +197,15 @@ def check_table(
     max_age_hours: float | None = None,
     now: dt.datetime | None = None,
     table: str | None = None,
+    run_dates: RunDates | None = None,
 ) -> TableResult:
-    """Every check of `contract` on `lf`; `referenced` maps each table named by a foreign key to its frame."""
+    """Every check of `contract` on `lf`; `referenced` maps each table named by a foreign key to its frame.
+
+    Bounds relative to the run date are checked against `run_dates`, else against today (UTC).
+    """
     referenced = referenced or {}
+    now = now or dt.datetime.now(dt.timezone.utc)
+    run_dates = run_dates or RunDates.of(now.astimezone(dt.timezone.utc).date())
     schema = lf.collect_schema()
     require_columns(schema, contract)
     for foreign_key in contract.foreign_keys:
@@ -189,10 +215,10 @@ def check_table(
                 f"{foreign_key.references.table} frame was given: pass it in `referenced`"
             )
     freshness_column = next((name for name in FRESHNESS_COLUMNS if isinstance(schema.get(name), pl.Datetime)), None)
-    row_checks = contract.row_checks()
-    _, quarantined = split_rows(lf, contract)
+    row_checks = contract.row_checks(run_dates)
+    _, quarantined = split_rows(lf, contract, run_dates)
     queries = [
-        row_check_counts(lf, contract),
+        row_check_counts(lf, contract, run_dates),
         primary_key_surplus(lf, contract.primary_key),
         quarantined.head(SAMPLE_ROWS),
         *[orphans(lf, fk, referenced[fk.references.table]).select(pl.len().cast(pl.Int64)) for fk in contract.foreign_keys],
@@ -235,7 +261,6 @@ def check_table(
     freshness = None
     if freshness_column:
         latest = _as_utc(rest[-1].item())
-        now = now or dt.datetime.now(dt.timezone.utc)
         age = (now - latest).total_seconds() / 3600 if latest else None
         freshness = Freshness(freshness_column, latest, age)
     if max_age_hours is not None:

@@ -15,7 +15,7 @@ from typing import Literal
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ingestion.contracts.contract import ForeignKey, TableContract
+from ingestion.contracts.contract import ForeignKey, RunDates, TableContract
 from ingestion.contracts.spark_row_checks import failed_checks, require_columns
 
 PRIMARY_KEY_DUPLICATES = "primary_key_duplicates"
@@ -33,17 +33,19 @@ class Violation:
     detail: str
 
 
-def dq_score(df: DataFrame, contract: TableContract) -> float:
+def dq_score(df: DataFrame, contract: TableContract, run_dates: RunDates | None = None) -> float:
     """Share of rows passing every row check (1.0 for an empty frame: nothing failed)."""
-    return _score(*_passing_and_total(df, contract))
+    return _score(*_passing_and_total(df, contract, run_dates))
 
 
 def table_violations(
-    df: DataFrame, contract: TableContract, referenced: Mapping[str, DataFrame]
+    df: DataFrame, contract: TableContract, referenced: Mapping[str, DataFrame], run_dates: RunDates | None = None
 ) -> list[Violation]:
     """The failed table-level checks; `referenced` maps each table named by a foreign key to its frame.
 
     Key violations are always errors; the quality score uses the contract's severity.
+    Without `run_dates` the score leaves out bounds relative to the run date: the
+    audit of a batch re-checks rows the gate has just checked against them.
     """
     require_columns(df, contract)
     violations = []
@@ -64,7 +66,7 @@ def table_violations(
             violations.append(
                 Violation(contract.name, FOREIGN_KEY_ORPHANS, orphans, "error", f"{orphans} rows have no match: {_describe(foreign_key)}")
             )
-    passing, total = _passing_and_total(df, contract)
+    passing, total = _passing_and_total(df, contract, run_dates)
     score = _score(passing, total)
     if score < contract.quality.min_score:
         violations.append(
@@ -99,10 +101,10 @@ def _orphan_count(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> 
     return df.where(has_reference).join(parent_keys, on=matches, how="left_anti").count()
 
 
-def _passing_and_total(df: DataFrame, contract: TableContract) -> tuple[int, int]:
+def _passing_and_total(df: DataFrame, contract: TableContract, run_dates: RunDates | None) -> tuple[int, int]:
     row = df.agg(
         F.count(F.lit(1)).alias("total"),
-        F.count_if(failed_checks(contract) == "").alias("passing"),
+        F.count_if(failed_checks(contract, run_dates) == "").alias("passing"),
     ).first()
     return (int(row["passing"]), int(row["total"])) if row else (0, 0)
 

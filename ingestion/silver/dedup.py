@@ -34,3 +34,21 @@ def latest_per_key(
         .where(F.col(_VERSION_RANK) == 1)
         .select(*df.columns)
     )
+
+
+def version_conflicts(df: DataFrame, keys: Sequence[str], *, order_by: str, content: Sequence[str]) -> DataFrame:
+    """(keys, order_by) of each version that rows claim with different `content` columns.
+
+    Those are the ties `latest_per_key` breaks by its tie-breaker, when the tied rows
+    disagree. Rows equal on every `content` column (nulls included) are copies, not a
+    conflict; a row with a null `order_by` claims no version.
+    """
+    # JSON of the struct: one comparable value per row, in which a null differs from any value.
+    fingerprint = F.to_json(F.struct(*content))
+    return (
+        df.where(F.col(order_by).isNotNull())
+        .groupBy(*keys, order_by)
+        .agg(F.count_distinct(fingerprint).alias("_contents"))
+        .where(F.col("_contents") > 1)
+        .select(*keys, order_by)
+    )

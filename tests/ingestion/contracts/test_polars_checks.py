@@ -6,7 +6,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from ingestion.contracts.contract import SchemaMismatchError, TableContract, load_contracts
+from ingestion.contracts.contract import RunDates, SchemaMismatchError, TableContract, load_contracts
 from ingestion.contracts.polars_checks import (
     QUARANTINE_REASON,
     check_table,
@@ -66,6 +66,7 @@ def test_check_table_counts_each_check_and_keeps_a_small_sample():
     assert _by_name(result) == {
         "not_null:order_id": (True, 0, "warn"),
         "range:amount": (False, 7, "warn"),
+        "decimal_scale:amount": (True, 0, "warn"),
         "not_null:currency": (True, 0, "warn"),
         "accepted_values:currency": (True, 0, "warn"),
         "primary_key_duplicates:order_id": (False, 2, "error"),
@@ -165,6 +166,9 @@ ORDERS_POLARS = {
 }
 
 
+SEEDED_RUN = RunDates.of(dt.date(2026, 3, 1))
+
+
 def _seeded_orders() -> list[tuple]:
     at = dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -200,7 +204,7 @@ def test_one_contract_two_engines_same_verdicts_and_counts(spark):
     spark_accepted, spark_quarantined = spark_split_rows(spark_orders, SILVER_ORDERS)
     violations = table_violations(spark_orders, SILVER_ORDERS, {"customers": spark_customers})
     polars_accepted, polars_quarantined = split_rows(polars_orders, SILVER_ORDERS)
-    result = check_table(polars_orders, SILVER_ORDERS, {"customers": polars_customers})
+    result = check_table(polars_orders, SILVER_ORDERS, {"customers": polars_customers}, run_dates=SEEDED_RUN)
 
     def reasons(pairs) -> list[tuple]:
         return sorted(pairs, key=lambda pair: (pair[0] is None, pair[0] or 0, pair[1]))
@@ -224,3 +228,104 @@ def test_one_contract_two_engines_same_verdicts_and_counts(spark):
         "dq_score": (5, "error"),
     }
     assert result.score == pytest.approx(0.5) and not result.passed
+
+
+# --- the checks for implausible values, two engines -------------------------------------
+
+# `amount` three decimal places wide: what the batch holds before it narrows to decimal(18,2).
+WIDE_ORDERS_DDL = ORDERS_DDL.replace("amount decimal(18,2),", "amount decimal(18,3),")
+WIDE_ORDERS_POLARS = {**ORDERS_POLARS, "amount": pl.Decimal(18, 3)}
+IMPLAUSIBLE_RUN = RunDates(dt.date(2026, 1, 1), dt.date(2026, 1, 5))
+
+
+def _implausible_orders() -> list[tuple]:
+    def order(order_id, at=dt.datetime(2026, 1, 3, 9, tzinfo=UTC), amount="10.00", city=None):
+        return (order_id, 1, at.date(), at, "placed", "USD", Decimal(amount), Decimal("10.00"), 1, "web", city, at)
+
+    return [
+        order(1),
+        order(2, at=dt.datetime(9999, 1, 1, tzinfo=UTC)),  # the far future
+        order(3, at=dt.datetime(1900, 1, 1, tzinfo=UTC)),  # a sentinel date
+        order(4, at=dt.datetime(2025, 1, 1, tzinfo=UTC)),  # first run date - 365 days: the lowest allowed
+        order(5, at=dt.datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)),  # a second before it
+        order(6, at=dt.datetime(2026, 1, 6, 23, 59, 59, tzinfo=UTC)),  # last run date + 1 day: the latest allowed
+        order(7, at=dt.datetime(2026, 1, 7, tzinfo=UTC)),  # the next instant
+        order(8, amount="12.345"),  # a third decimal place: quarantined, never rounded
+        order(9, amount="12.500"),  # trailing zeros: 12.50, accepted
+        order(10, city="Zü\x00rich"),  # a NUL byte
+        order(11, city="x" * 100_000),
+        order(12, city="x" * 1000),  # exactly the default limit
+        order(13, city="Zürich\tNord"),  # a tab is a control character too
+        order(14, city="Zürich" + "\u00e9" * 994),  # 1000 characters, more than 1000 bytes
+    ]
+
+
+def test_implausible_values_same_verdicts_in_both_engines(spark):
+    from ingestion.contracts.spark_row_checks import QUARANTINE_REASON as SPARK_REASON
+    from ingestion.contracts.spark_row_checks import split_rows as spark_split_rows
+    from ingestion.contracts.spark_table_checks import dq_score as spark_dq_score
+
+    rows = _implausible_orders()
+    spark_orders = spark.createDataFrame(rows, WIDE_ORDERS_DDL)
+    polars_orders = pl.LazyFrame(rows, schema=WIDE_ORDERS_POLARS, orient="row")
+
+    spark_accepted, spark_quarantined = spark_split_rows(spark_orders, SILVER_ORDERS, IMPLAUSIBLE_RUN)
+    polars_accepted, polars_quarantined = split_rows(polars_orders, SILVER_ORDERS, IMPLAUSIBLE_RUN)
+
+    spark_reasons = sorted((r["order_id"], r[SPARK_REASON]) for r in spark_quarantined.collect())
+    polars_reasons = sorted(polars_quarantined.select("order_id", QUARANTINE_REASON).collect().rows())
+    assert polars_reasons == spark_reasons
+    date_range = "is out of range for run date 2026-01-01..2026-01-05: allowed from 2025-01-01 to 2026-01-06"
+    assert spark_reasons == [
+        (2, f"order_date {date_range}; ordered_at {date_range}; updated_at {date_range}"),
+        (3, f"order_date {date_range}; ordered_at {date_range}; updated_at {date_range}"),
+        (5, f"order_date {date_range}; ordered_at {date_range}; updated_at {date_range}"),
+        (7, f"order_date {date_range}; ordered_at {date_range}; updated_at {date_range}"),
+        (8, "amount has more than 2 decimal places"),
+        (10, "ship_city holds control characters"),
+        (11, "ship_city is longer than 1000 characters"),
+        (13, "ship_city holds control characters"),
+    ]
+    assert sorted(polars_accepted.collect()["order_id"]) == sorted(r["order_id"] for r in spark_accepted.collect())
+    customers = pl.LazyFrame({"customer_id": [1]}, schema={"customer_id": pl.Int64})
+    result = check_table(polars_orders, SILVER_ORDERS, {"customers": customers}, run_dates=IMPLAUSIBLE_RUN)
+    failing = {f"{c.name}:{c.column}": c.failing_rows for c in result.checks if not c.passed}
+    assert failing == {
+        "run_date_range:order_date": 4,
+        "run_date_range:ordered_at": 4,
+        "run_date_range:updated_at": 4,
+        "decimal_scale:amount": 1,
+        "max_length:ship_city": 1,
+        "control_characters:ship_city": 2,
+        "dq_score:": 8,
+    }
+    assert spark_dq_score(spark_orders, SILVER_ORDERS, IMPLAUSIBLE_RUN) == pytest.approx(result.score) == pytest.approx(6 / 14)
+
+
+def test_without_run_dates_neither_engine_checks_run_date_bounds(spark):
+    from ingestion.contracts.spark_row_checks import split_rows as spark_split_rows
+
+    rows = _implausible_orders()[:3]
+    spark_quarantined = spark_split_rows(spark.createDataFrame(rows, WIDE_ORDERS_DDL), SILVER_ORDERS)[1]
+    polars_quarantined = split_rows(pl.LazyFrame(rows, schema=WIDE_ORDERS_POLARS, orient="row"), SILVER_ORDERS)[1]
+
+    assert spark_quarantined.count() == polars_quarantined.collect().height == 0
+
+
+def test_check_table_bounds_run_dates_by_today_when_none_are_given():
+    rows = pl.LazyFrame(_implausible_orders()[:2], schema=WIDE_ORDERS_POLARS, orient="row")
+    customers = pl.LazyFrame({"customer_id": [1]}, schema={"customer_id": pl.Int64})
+
+    today = check_table(rows, SILVER_ORDERS, {"customers": customers}, now=dt.datetime(2026, 1, 4, tzinfo=UTC))
+    years_later = check_table(rows, SILVER_ORDERS, {"customers": customers}, now=dt.datetime(2028, 1, 4, tzinfo=UTC))
+
+    assert {f"{c.name}:{c.column}": c.failing_rows for c in today.checks}["run_date_range:ordered_at"] == 1  # 9999
+    assert {f"{c.name}:{c.column}": c.failing_rows for c in years_later.checks}["run_date_range:ordered_at"] == 2
+
+
+def test_a_decimal_column_no_wider_than_its_scale_cannot_fail_the_scale_check():
+    rows = _orders([(1, 10, Decimal("12.34"), "USD")])
+    floats = pl.LazyFrame({"order_id": [1, 2], "customer_id": [10, 10], "amount": [12.5, 12.345], "currency": ["USD"] * 2})
+
+    assert split_rows(rows, ORDERS)[1].collect().height == 0
+    assert split_rows(floats, ORDERS)[1].collect()["order_id"].to_list() == [2]
