@@ -1,11 +1,13 @@
 """The Bronze row: every source column as a string, then the metadata columns below, in this order.
 
-Source columns keep the names the source gave them (CSV header, JSON keys). Metadata
-names start with `_`, and a source column may not take one of them.
+Source columns keep the names the source gave them (CSV header, JSON keys), when they
+are plausible column names (`COLUMN_NAME_RULE`). Metadata names start with `_`, and a
+source column may not take one of them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from pyspark.sql import Column
@@ -45,6 +47,14 @@ METADATA_SCHEMA = T.StructType(
 METADATA_COLUMNS: tuple[str, ...] = tuple(METADATA_SCHEMA.fieldNames())
 _RESERVED = {name.lower() for name in METADATA_COLUMNS}
 
+# What a source column may be named. Anything else (a prose line taken for a header, a
+# header split on the wrong delimiter, a JSON key with spaces or quotes) is not a column
+# the source meant, and must not become one of every table downstream.
+COLUMN_NAME_RULE = "letters, digits and _, not starting with a digit, at most 64 characters"
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# How much of a rejected name a message quotes.
+_SHOWN_CHARACTERS = 40
+
 
 def column(name: str) -> Column:
     """A column by its exact name: source names may hold dots or backticks."""
@@ -55,6 +65,8 @@ def column_name_problem(name: str) -> str | None:
     """Why a source column name cannot be a Bronze column, or None."""
     if not name.strip():
         return "a column name is blank"
+    if not _COLUMN_NAME.fullmatch(name):
+        return f"{shown(name)} is not a column name ({COLUMN_NAME_RULE})"
     if name.lower() in _RESERVED:
         return f"column {name!r} clashes with Bronze metadata column {name.lower()}"
     return None
@@ -69,3 +81,8 @@ def usable_columns(names: Iterable[str]) -> list[str]:
             seen.add(name.lower())
             usable.append(name)
     return usable
+
+
+def shown(name: str) -> str:
+    """`name` quoted for a message, cut to its first characters."""
+    return repr(name if len(name) <= _SHOWN_CHARACTERS else name[:_SHOWN_CHARACTERS] + "...")

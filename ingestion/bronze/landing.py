@@ -1,29 +1,48 @@
 """Extract: a source's landing files for one or more days, described (hash, lines) and read as bytes.
 
 Layout: `<landing dir>/<source>/<YYYY-MM-DD>/<file>`. Names starting with `.` or `_` are
-not deliveries (partial writes, markers), as in Hadoop and Spark.
+not deliveries (partial writes, markers), as in Hadoop and Spark, and are passed over
+silently. Every other entry of a day directory is a delivery only if it is a regular
+file whose name matches the source's pattern (`source_formats.py`); the rest is refused,
+with the reason, and never read: symlinks (never followed, not even to a file inside the
+landing dir), subfolders (never descended into), FIFOs, sockets and devices (opening a
+FIFO would block). A source or day directory that is a symlink is an error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fnmatch
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ingestion.bronze.columns import SOURCE_FILE
 from ingestion.bronze.errors import BronzeError
-from ingestion.bronze.source_formats import LandingFormat
+from ingestion.bronze.source_formats import LandingFormat, source_delivery
 from ingestion.bronze.transform import CONTENT
 
 _CHUNK_BYTES = 1 << 20
 # Spark expands these in a path as a glob, so a file name holding one would not be read as itself.
 _GLOB_CHARACTERS = set("{}[]*?\\")
+# Opening never follows a symlink at the last component (one swapped in after the listing
+# fails with ELOOP) and never blocks (a FIFO swapped in opens at once, then fails the
+# regular-file check).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+SYMLINK_REFUSED = "symlink refused"
+NOT_A_REGULAR_FILE = "not a regular file"
+SUBFOLDER = "subfolder"
+_REMOVED = "removed while the day was listed"
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,24 @@ class LandingFile:
         """Lines that become rows: all but a CSV file's header."""
         has_header = landing_format is LandingFormat.CSV and self.lines > 0
         return self.lines - 1 if has_header else self.lines
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    """An entry of a day directory that is not a delivery: not read, not recorded as ingested."""
+
+    path: Path  # absolute, as listed (not resolved)
+    reason: str  # e.g. "symlink refused (-> /etc/passwd)", "does not match the delivery pattern *.csv"
+
+
+@dataclass(frozen=True)
+class DayListing:
+    files: tuple[LandingFile, ...]  # sorted by name
+    refused: tuple[RefusedFile, ...]  # sorted by name
+
+
+class _NotADelivery(Exception):
+    """A file that stopped being a regular file between the listing and the opening."""
 
 
 def landing_days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -56,17 +93,25 @@ def day_directory(landing_dir: Path, source: str, day: dt.date) -> Path:
     return landing_dir.resolve() / source / day.isoformat()
 
 
-def list_day_files(landing_dir: Path, source: str, day: dt.date) -> list[LandingFile]:
-    """The day's landing files, sorted by name. A missing day directory means "not delivered"."""
+def list_day(landing_dir: Path, source: str, day: dt.date) -> DayListing:
+    """The day's deliveries, described, and the entries refused. A missing day directory means "not delivered"."""
     directory = day_directory(landing_dir, source, day)
-    if not directory.is_dir():
-        raise BronzeError(
-            f"no delivery of {source} for {day.isoformat()}: {directory} does not exist "
-            "(a day without records still has an empty file); check the landing_dir you passed "
-            "or LAKEHOUSE_HOME (the landing dir is <home>/landing)"
-        )
-    paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
-    return [_describe(path, day) for path in paths]
+    _check_day_directory(source, day, directory)
+    pattern = source_delivery(source).pattern
+    files, refused = [], []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith((".", "_")):
+            continue
+        path = directory / name
+        reason = _refusal(path, pattern)
+        if reason is None:
+            try:
+                files.append(_describe(path, day))
+            except _NotADelivery as swapped:
+                reason = str(swapped)
+        if reason is not None:
+            refused.append(RefusedFile(path, reason))
+    return DayListing(tuple(files), tuple(refused))
 
 
 def batch_id(source: str, files: Sequence[LandingFile]) -> str:
@@ -76,8 +121,11 @@ def batch_id(source: str, files: Sequence[LandingFile]) -> str:
 
 
 def read_first_line(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.readline()
+    try:
+        with _open_regular_file(path) as handle:
+            return handle.readline()
+    except _NotADelivery as swapped:
+        raise BronzeError(f"{path}: {swapped}; nothing was ingested: run the day again") from None
 
 
 def read_contents(spark: SparkSession, files: Sequence[LandingFile]) -> DataFrame:
@@ -103,11 +151,70 @@ def read_contents(spark: SparkSession, files: Sequence[LandingFile]) -> DataFram
     return read.select(F.concat(F.lit(f"{source_directory}/"), relative).alias(SOURCE_FILE), F.col(CONTENT))
 
 
+def _check_day_directory(source: str, day: dt.date, directory: Path) -> None:
+    """The source and day directories must be real directories: a symlink is never followed."""
+    for each in (directory.parent, directory):
+        if each.is_symlink():
+            raise BronzeError(
+                f"{each} is a symlink (-> {os.readlink(each)}): directories of the landing dir are never "
+                "followed; move the files into a real directory"
+            )
+    if not directory.is_dir():
+        raise BronzeError(
+            f"no delivery of {source} for {day.isoformat()}: {directory} does not exist "
+            "(a day without records still has an empty file); check the landing_dir you passed "
+            "or LAKEHOUSE_HOME (the landing dir is <home>/landing)"
+        )
+
+
+def _refusal(path: Path, pattern: str) -> str | None:
+    """Why the entry of a day directory is not a delivery, or None. Looks at the entry, not at what a symlink points to."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return _REMOVED
+    if stat.S_ISLNK(mode):
+        return f"{SYMLINK_REFUSED} (-> {os.readlink(path)})"
+    if stat.S_ISDIR(mode):
+        return f"{SUBFOLDER}: day directories are not searched recursively"
+    if not stat.S_ISREG(mode):
+        return f"{NOT_A_REGULAR_FILE} ({_file_kind(mode)})"
+    if not fnmatch.fnmatchcase(path.name, pattern):
+        return f"does not match the delivery pattern {pattern}"
+    if _GLOB_CHARACTERS & set(path.name):
+        return f"its name holds one of {''.join(sorted(_GLOB_CHARACTERS))}, which Spark would read as a pattern: rename it"
+    return None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "FIFO", stat.S_ISSOCK: "socket", stat.S_ISCHR: "character device", stat.S_ISBLK: "block device"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "unknown type")
+
+
+@contextmanager
+def _open_regular_file(path: Path) -> Iterator[BinaryIO]:
+    """`path` opened for reading if it is a regular file, and not a symlink, at the moment it is opened."""
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _NotADelivery(f"{SYMLINK_REFUSED} (swapped in after the listing)") from None
+        if error.errno == errno.ENOENT:
+            raise _NotADelivery(_REMOVED) from None
+        raise BronzeError(f"cannot read the delivery {path}: {error.strerror}; fix its permissions and run the day again") from None
+    handle = os.fdopen(descriptor, "rb")
+    with handle:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotADelivery(f"{NOT_A_REGULAR_FILE} ({_file_kind(mode)}, swapped in after the listing)")
+        yield handle
+
+
 def _describe(path: Path, day: dt.date) -> LandingFile:
     digest = hashlib.sha256()
     size = line_ends = 0
     last_byte = b""
-    with path.open("rb") as handle:
+    with _open_regular_file(path) as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             digest.update(chunk)
             size += len(chunk)

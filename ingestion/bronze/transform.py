@@ -64,17 +64,26 @@ INVALID_UTF8 = "invalid UTF-8: _raw_line holds the bytes read as ISO-8859-1"
 EMPTY_LINE = "empty line"
 NOT_A_JSON_OBJECT = "not a JSON object (truncated or malformed JSON)"
 UNBALANCED_QUOTES = "unbalanced quotes"
+UNEXPECTED_HEADER = "unexpected header: "
+DUPLICATE_JSON_KEYS = "a key appears twice in the JSON object"
 
 
 @dataclass(frozen=True)
 class CsvHeader:
     columns: tuple[str, ...] = ()
-    # Why the header cannot name columns; every data line of the file is then unparseable.
+    # Why the header is not one this source sends; every data line of the file is then
+    # unparseable with `unexpected header: <problem>`, and the file adds no column.
     problem: str | None = None
 
 
-def parse_csv_header(first_line: bytes) -> CsvHeader:
-    """The header of a CSV file from its first line (line end and a UTF-8 BOM are ignored)."""
+def parse_csv_header(first_line: bytes, declared: Sequence[str] = ()) -> CsvHeader:
+    """The header of a CSV file from its first line (line end and a UTF-8 BOM are ignored).
+
+    The source's header: every `declared` column (its Bronze contract's, in any order),
+    and more only as plausible column names (`columns.COLUMN_NAME_RULE`), the additive
+    drift a source may bring. Anything else (a stray text file, another delimiter, a
+    header missing columns) is not this source's header.
+    """
     line = first_line.removesuffix(b"\n").removesuffix(b"\r").removeprefix(b"\xef\xbb\xbf")
     try:
         text = line.decode("utf-8")
@@ -83,12 +92,14 @@ def parse_csv_header(first_line: bytes) -> CsvHeader:
     if not text:
         return CsvHeader(problem="the header line is empty")
     (names,) = csv.reader([text])
-    for name in names:
-        problem = column_name_problem(name)
-        if problem is not None:
-            return CsvHeader(problem=problem)
-    if len(usable_columns(names)) != len(names):
-        return CsvHeader(problem="the header repeats a column name (case is ignored)")
+    problems = [problem for problem in map(column_name_problem, names) if problem is not None][:1]
+    if not problems and len(usable_columns(names)) != len(names):
+        problems.append("the header repeats a column name (case is ignored)")
+    missing = [name for name in declared if name not in names]
+    if missing:
+        problems.append(f"lacks declared column(s) {', '.join(missing)}")
+    if problems:
+        return CsvHeader(problem="; ".join(problems))
     return CsvHeader(tuple(names))
 
 
@@ -147,8 +158,8 @@ def parse_csv(lines: DataFrame, header: CsvHeader) -> DataFrame:
     data = _decoded(lines.where(F.col(LINE_NUMBER) > 1))
     text = _without_carriage_return(F.col(RAW_LINE))
     if header.problem is not None:
-        problem = F.coalesce(_line_problem(text), F.lit(f"unusable CSV header: {header.problem}"))
-        return _parsed_rows(data, {}, problem)
+        # The file is not what the source sends: every line says so, whatever else is wrong with it.
+        return _parsed_rows(data, {}, F.lit(UNEXPECTED_HEADER + header.problem))
     width = len(header.columns)
     schema = ", ".join(f"_field{index} STRING" for index in range(width)) + f", {_CSV_CORRUPT} STRING"
     parsed = F.from_csv(text, schema, _CSV_OPTIONS)
@@ -168,10 +179,11 @@ def parse_csv(lines: DataFrame, header: CsvHeader) -> DataFrame:
 def json_columns(lines: DataFrame) -> list[str]:
     """The top-level keys of the lines' JSON objects that can be columns, in order of first appearance.
 
-    An action (it collects one row per distinct key). Keys left out (blank, a metadata
-    name, a repeat in other case) make their lines unparseable in `parse_json`.
+    An action (it collects one row per distinct key). Keys left out (blank, not a
+    plausible column name, a metadata name, a repeat in other case) make their lines
+    unparseable in `parse_json`.
     """
-    text = _without_carriage_return(F.col(RAW_LINE))
+    text = _json_text()
     keys = (
         _decoded(lines)
         .where(F.col(_IS_UTF8))
@@ -184,12 +196,15 @@ def json_columns(lines: DataFrame) -> list[str]:
 def parse_json(lines: DataFrame, keys: Sequence[str]) -> DataFrame:
     """JSON lines -> one string column per key in `keys`; a line with another key is unparseable."""
     data = _decoded(lines)
-    text = _without_carriage_return(F.col(RAW_LINE))
+    text = _json_text()
     found = F.json_object_keys(text)
     expected = F.array(*(F.lit(key) for key in keys)) if keys else F.array().cast("array<string>")
     unexpected = F.array_except(found, expected)
-    json_problem = F.when(found.isNull(), F.lit(NOT_A_JSON_OBJECT)).when(
-        F.size(unexpected) > 0, F.concat(F.lit("keys not carried as columns: "), F.array_join(unexpected, ", "))
+    json_problem = (
+        F.when(found.isNull(), F.lit(NOT_A_JSON_OBJECT))
+        .when(F.size(unexpected) > 0, F.concat(F.lit("keys not carried as columns: "), F.array_join(unexpected, ", ")))
+        # Which of the values would win is the parser's choice, not the source's.
+        .when(F.size(found) != F.size(F.array_distinct(found)), F.lit(DUPLICATE_JSON_KEYS))
     )
     values: dict[str, Column] = {}
     if keys:
@@ -227,6 +242,13 @@ def _decoded(lines: DataFrame) -> DataFrame:
 def _without_carriage_return(text: Column) -> Column:
     # A '\r\n' line end: the '\r' stays in _raw_line and the hash, not in the values.
     return F.regexp_replace(text, "\r$", "")
+
+
+def _json_text() -> Column:
+    # A UTF-8 byte order mark before the first object is the file's, not the object's
+    # (CSV drops it from the header the same way).
+    text = _without_carriage_return(F.col(RAW_LINE))
+    return F.when(F.col(LINE_NUMBER) == 1, F.regexp_replace(text, "^\uFEFF", "")).otherwise(text)
 
 
 def _line_problem(text: Column) -> Column:

@@ -257,18 +257,105 @@ def test_a_column_added_by_the_source_appears_and_is_null_on_older_files(spark):
 
 def test_a_file_whose_header_is_unusable_keeps_every_data_line_with_the_reason(spark):
     header = parse_csv_header(b"id,_ingest_date\n")
-    lines = lines_of(spark, {"/l/o.csv": b"id,_ingest_date\n1,2\n2,3\n"})
+    lines = lines_of(spark, {"/l/o.csv": b"id,_ingest_date\n1,2\n\n2,\xe9\n"})
 
     rows = rows_by_line(parse_lines(lines, LandingFormat.CSV, csv_headers={"/l/o.csv": header}))
 
-    reason = "unusable CSV header: column '_ingest_date' clashes with Bronze metadata column _ingest_date"
-    assert {key: r["_parse_error"] for key, r in rows.items()} == {("/l/o.csv", 2): reason, ("/l/o.csv", 3): reason}
+    # The header's problem comes first: the line is in a file the source did not send this way.
+    reason = "unexpected header: column '_ingest_date' clashes with Bronze metadata column _ingest_date"
+    assert {key: r["_parse_error"] for key, r in rows.items()} == {("/l/o.csv", n): reason for n in (2, 3, 4)}
+    assert parsed_columns(parse_lines(lines, LandingFormat.CSV, csv_headers={"/l/o.csv": header})) == []
 
 
 def test_csv_headers_are_read_like_the_data_lines():
-    with_bom_and_crlf = b'\xef\xbb\xbfop,customer_id,"first name"\r\n'
-    assert parse_csv_header(with_bom_and_crlf) == CsvHeader(("op", "customer_id", "first name"))
+    with_bom_and_crlf = b'\xef\xbb\xbfop,customer_id,"first_name"\r\n'
+    assert parse_csv_header(with_bom_and_crlf) == CsvHeader(("op", "customer_id", "first_name"))
     assert parse_csv_header(b"a,b,A\n").problem == "the header repeats a column name (case is ignored)"
     assert parse_csv_header(b"a,,b\n").problem == "a column name is blank"
     assert parse_csv_header(b"caf\xe9\n").problem == "the header is not valid UTF-8"
+    assert parse_csv_header(b"\xff\xfeo\x00p\x00\n").problem == "the header is not valid UTF-8"  # UTF-16
     assert parse_csv_header(b"\n").problem == "the header line is empty"
+
+
+DECLARED = ("order_id", "ship_city", "amount")
+NAME_RULE = "letters, digits and _, not starting with a digit, at most 64 characters"
+
+
+def test_a_header_holds_every_declared_column_in_any_order_and_plausible_additions():
+    assert parse_csv_header(b"amount,order_id,ship_city\n", DECLARED) == CsvHeader(("amount", "order_id", "ship_city"))
+    with_drift = b"order_id,ship_city,amount,coupon_code,Gift_Wrap2,_note\n"
+    assert parse_csv_header(with_drift, DECLARED).columns == ("order_id", "ship_city", "amount", "coupon_code", "Gift_Wrap2", "_note")
+    assert parse_csv_header(b"order_id,ship_city,amount," + b"x" * 64 + b"\n", DECLARED).problem is None
+
+
+def test_a_header_that_is_not_the_sources_is_a_problem_naming_why():
+    def problem(line: bytes) -> str | None:
+        return parse_csv_header(line, DECLARED).problem
+
+    assert problem(b"gift_wrap\n") == "lacks declared column(s) order_id, ship_city, amount"
+    assert problem(b"order_id,amount\n") == "lacks declared column(s) ship_city"
+    assert problem(b"Orders export - read me first\n") == (
+        f"'Orders export - read me first' is not a column name ({NAME_RULE}); "
+        "lacks declared column(s) order_id, ship_city, amount"
+    )
+    assert problem(b"x" * 100 + b"\n").startswith(f"'{'x' * 40}...' is not a column name")
+    assert problem(b"order_id;ship_city;amount\n") == (
+        f"'order_id;ship_city;amount' is not a column name ({NAME_RULE}); lacks declared column(s) order_id, ship_city, amount"
+    )
+    for name in ("`x`", 'x"y', "x y", "a.b", "1st", "caf\u00e9", "x" * 65, "x'; DROP TABLE t; --", "${jndi:ldap://x/a}"):
+        line = f"order_id,ship_city,amount,{name}\n".encode()
+        assert problem(line) is not None and "is not a column name" in problem(line), name
+    assert problem(b"order_id,ship_city,amount,AMOUNT\n") == "the header repeats a column name (case is ignored)"
+    assert problem(b"Order_Id,ship_city,amount\n") == "lacks declared column(s) order_id"
+
+
+def test_every_data_line_of_a_file_with_an_unexpected_header_is_unparseable_and_adds_no_column(spark):
+    files = {"/l/good.csv": b"order_id,ship_city,amount\n1,Lyon,2.00\n", "/l/semi.csv": b"order_id;ship_city;amount\n2;Lyon;3.00\n"}
+    headers = {name: parse_csv_header(content.split(b"\n")[0], DECLARED) for name, content in files.items()}
+
+    parsed = parse_lines(lines_of(spark, files), LandingFormat.CSV, csv_headers=headers)
+
+    assert parsed_columns(parsed) == list(DECLARED)
+    rows = rows_by_line(parsed)
+    assert rows[("/l/good.csv", 2)]["_parse_error"] is None
+    assert rows[("/l/semi.csv", 2)]["_parse_error"] == "unexpected header: " + headers["/l/semi.csv"].problem
+    assert rows[("/l/semi.csv", 2)]["order_id"] is None
+
+
+def test_json_keys_that_are_not_plausible_column_names_are_not_columns(spark):
+    lines = lines_of(
+        spark,
+        {"/l/e.jsonl": b'{"event_id":"e1"}\n{"event_id":"e2","first name":"x"}\n{"event_id":"e3","`a`":1,"b.c":2}\n'},
+    )
+
+    keys = json_columns(lines)
+    rows = rows_by_line(parse_json(lines, keys))
+
+    assert keys == ["event_id"]
+    assert {line: r["_parse_error"] for (_, line), r in rows.items()} == {
+        1: None,
+        2: "keys not carried as columns: first name",
+        3: "keys not carried as columns: `a`, b.c",
+    }
+
+
+def test_a_json_object_with_a_repeated_key_is_unparseable(spark):
+    lines = lines_of(spark, {"/l/e.jsonl": b'{"event_id":"e1","page":"/a","page":"/b"}\n'})
+
+    rows = rows_by_line(parse_json(lines, json_columns(lines)))
+
+    row = rows[("/l/e.jsonl", 1)]
+    assert (row["_parse_error"], row["event_id"], row["page"]) == ("a key appears twice in the JSON object", None, None)
+
+
+def parsed_columns(frame) -> list[str]:
+    return [name for name in frame.columns if not name.startswith("_")]
+
+
+def test_a_utf8_bom_before_the_first_json_object_is_the_files_not_the_objects(spark):
+    lines = lines_of(spark, {"/l/e.jsonl": b'\xef\xbb\xbf{"event_id":"e1"}\n{"event_id":"e2"}\n'})
+
+    rows = rows_by_line(parse_json(lines, json_columns(lines)))
+
+    assert [(r["event_id"], r["_parse_error"]) for _, r in sorted(rows.items())] == [("e1", None), ("e2", None)]
+    assert rows[("/l/e.jsonl", 1)]["_raw_line"] == '\ufeff{"event_id":"e1"}'  # kept as delivered
