@@ -27,3 +27,7 @@ class ArtifactError(LakehouseError):
 
 class ServiceError(LakehouseError):
     """A local service did not start, or is in the way of one that should."""
+
+
+class ServiceUnreachable(LakehouseError):
+    """A service the command talks to (the REST catalog, Trino) did not answer (`catalog/faults.py`)."""

@@ -24,30 +24,28 @@ import polars as pl
 from pyiceberg.catalog import Catalog
 
 from catalog.settings import LakehouseSettings
-from ingestion.lateness import OPS, LatenessProfile, LatenessReport, connect, lateness_report, scan_table
+from ingestion.lateness import OPS, LatenessProfile, LatenessReport, lateness_report, scan_table
+from ingestion.operations import TABLES as OPS_TABLES
 
 QUARANTINE = "silver.quarantine"
 
+
+
+def _polars_schema(table: str) -> dict[str, pl.DataType]:
+    """An ops table's columns as Polars types, from its one declaration (`ingestion.operations.TABLES`)."""
+    return dict(pl.from_arrow(OPS_TABLES[table].empty_table()).schema)  # type: ignore[union-attr]
+
+
 # Columns read from each table, with their types for the empty frame of a table not created yet.
-STAGE_METRICS = {
-    "run_id": pl.String, "day": pl.Date, "stage": pl.String, "table_name": pl.String, "rows_read": pl.Int64,
-    "rows_accepted": pl.Int64, "rows_quarantined": pl.Int64, "rows_written": pl.Int64, "late_rows": pl.Int64,
-    "seconds": pl.Float64, "dq_score": pl.Float64, "recorded_at": pl.Datetime("us"),
-}
-RUNS = {
-    "run_id": pl.String, "command": pl.String, "first_day": pl.Date, "last_day": pl.Date, "days_done": pl.Int32,
-    "started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us"), "status": pl.String, "error": pl.String,
-}
-SCHEMA_CHANGES = {
-    "run_id": pl.String, "day": pl.Date, "table_name": pl.String, "column_name": pl.String,
-    "old_type": pl.String, "new_type": pl.String, "recorded_at": pl.Datetime("us"),
-}
+STAGE_METRICS = _polars_schema("stage_metrics")
+RUNS = _polars_schema("runs")
+SCHEMA_CHANGES = _polars_schema("schema_changes")
 QUARANTINED = {"table_name": pl.String, "reason": pl.String}
 # Quarantine reasons whose text after the first ':' is row-specific (a parse error, a rate date).
 _REASON_PREFIXES = ("unparseable", "no FX rate")
 _REASON_WIDTH = 70
 _DAY_MS = 86_400_000
-_STATUS_COLOURS = {"succeeded": "#2ca02c", "failed": "#d62728"}
+_STATUS_COLOURS = {"succeeded": "#2ca02c", "failed": "#d62728", "killed": "#7f7f7f"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,10 @@ class Chart:
 
 
 def load_report_data(settings: LakehouseSettings, catalog: Catalog | None = None) -> ReportData:
-    catalog = catalog or connect(settings)
+    if catalog is None:
+        from catalog.iceberg_catalog import iceberg_catalog
+
+        catalog = iceberg_catalog(settings)  # one that does not answer: one line from the CLI (catalog/faults.py)
     return ReportData(
         stage_metrics=_read(catalog, f"{OPS}.stage_metrics", STAGE_METRICS),
         runs=_read(catalog, f"{OPS}.runs", RUNS),
@@ -95,10 +96,13 @@ def write_report(settings: LakehouseSettings, out: Path, catalog: Catalog | None
 
 
 def _read(catalog: Catalog, identifier: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    frame = scan_table(catalog, identifier, list(schema))
+    """The table's `schema` columns; one it does not have yet (an ops table from before it was added) reads as null."""
+    frame = scan_table(catalog, identifier)
     if frame is None:
         return pl.DataFrame(schema=schema)
-    return frame.collect().cast(schema)  # type: ignore[arg-type]
+    present = set(frame.collect_schema().names())
+    columns = [pl.col(name) if name in present else pl.lit(None, dtype=kind).alias(name) for name, kind in schema.items()]
+    return frame.select(columns).collect().cast(schema)  # type: ignore[arg-type]
 
 
 # --- Shaping (pure) ------------------------------------------------------------------
@@ -317,9 +321,14 @@ def _summary_html(data: ReportData) -> str:
     if runs.is_empty():
         lines.append("<li>no data yet: no run recorded in ops.runs</li>")
     else:
-        failed = runs.filter(pl.col("status") != "succeeded").height
-        lines.append(f"<li>{runs.height} runs recorded, {failed} failed</li>")
-    days = data.stage_metrics["day"].drop_nulls()
+        failed = runs.filter(pl.col("status") == "failed").height
+        killed = runs.filter(pl.col("status") == "killed").height
+        lines.append(f"<li>{runs.height} runs recorded, {failed} failed" + (f", {killed} killed" if killed else "") + "</li>")
+    # A catch-up batch's rows did every day from first_day to day.
+    days = (
+        data.stage_metrics.filter(pl.col("day").is_not_null())
+        .select(pl.date_ranges(pl.col("first_day").fill_null(pl.col("day")), pl.col("day")).explode().alias("day"))["day"]
+    )
     if days.len():
         lines.append(f"<li>days processed: {days.n_unique()} ({days.min()} to {days.max()})</li>")
     if lateness.gaps:

@@ -3,13 +3,18 @@
 Three Iceberg tables, queryable through Trino like any other:
 
 - `ops.runs`: one row per run (command, days, start and end, status, error);
-- `ops.stage_metrics`: one row per stage and table and day (Bronze per source,
+- `ops.stage_metrics`: one row per stage and table and batch (Bronze per source,
   Silver per entity): rows read / accepted / quarantined / written, seconds,
-  the snapshot id and the DQ score;
+  the snapshot id and the DQ score; `day` is the batch's last landing day and
+  `first_day` its first for a catch-up batch (null: one day);
 - `ops.schema_changes`: one row per column a run added or widened.
 
-Rows are appended after each day, so a run that fails half-way still leaves
-the days it finished, and its `runs` row says where it stopped.
+A run's `runs` row is written when it starts, with status `running`, and given its
+end (`succeeded` or `failed`, the first error line, `finished_at`, `days_done`) when
+it ends. A run that dies without an end (SIGKILL, power loss) stays `running` until
+the next run marks it `killed`. Stage metrics are appended after each day, so a run
+that fails half-way keeps the days it finished; schema changes are appended the
+moment the column is altered, so even a run killed right after keeps its record.
 
 The run is also an OpenLineage run (job `pipeline.<command>`, the same run id):
 `recorder.lineage` emits the run's Bronze and Silver jobs as its children.
@@ -21,24 +26,53 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
+import pyarrow as pa
 from sqlglot import exp
 
 from catalog.lineage import Lineage, run_uuid
 from catalog.settings import LakehouseSettings
-from ingestion.pipeline import DayResult
+
+if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas without Spark
+    from pyspark.sql import SparkSession
+
+    from ingestion.pipeline import DayResult
+    from ingestion.silver.publish import SchemaChange
 
 OPS = "ops"
-TABLES = {
-    "runs": "run_id string, command string, first_day date, last_day date, days_done int, "
-    "started_at timestamp, finished_at timestamp, status string, error string",
-    "stage_metrics": "run_id string, day date, stage string, table_name string, rows_read bigint, "
-    "rows_accepted bigint, rows_quarantined bigint, rows_written bigint, late_rows bigint, seconds double, "
-    "snapshot_id bigint, dq_score double, recorded_at timestamp",
-    "schema_changes": "run_id string, day date, table_name string, column_name string, old_type string, "
-    "new_type string, recorded_at timestamp",
+# The one declaration of the ops tables. Spark creates and writes them (`spark_ddl`);
+# PyIceberg and Polars read them with these types (`catalog/report.py`). Columns added
+# later go last: `record_run` adds a missing one to an existing table, at the end.
+_TIMESTAMP = pa.timestamp("us", tz="UTC")  # Spark's `timestamp`: Iceberg's timestamptz
+TABLES: dict[str, pa.Schema] = {
+    "runs": pa.schema([
+        ("run_id", pa.string()), ("command", pa.string()), ("first_day", pa.date32()), ("last_day", pa.date32()),
+        ("days_done", pa.int32()), ("started_at", _TIMESTAMP), ("finished_at", _TIMESTAMP), ("status", pa.string()),
+        ("error", pa.string()),
+    ]),
+    "stage_metrics": pa.schema([
+        ("run_id", pa.string()), ("day", pa.date32()), ("stage", pa.string()), ("table_name", pa.string()),
+        ("rows_read", pa.int64()), ("rows_accepted", pa.int64()), ("rows_quarantined", pa.int64()),
+        ("rows_written", pa.int64()), ("late_rows", pa.int64()), ("seconds", pa.float64()), ("snapshot_id", pa.int64()),
+        ("dq_score", pa.float64()), ("recorded_at", _TIMESTAMP), ("first_day", pa.date32()),
+    ]),
+    "schema_changes": pa.schema([
+        ("run_id", pa.string()), ("day", pa.date32()), ("table_name", pa.string()), ("column_name", pa.string()),
+        ("old_type", pa.string()), ("new_type", pa.string()), ("recorded_at", _TIMESTAMP),
+    ]),
 }
+_SPARK_TYPES = {
+    pa.string(): "string", pa.date32(): "date", pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
+    _TIMESTAMP: "timestamp",
+}
+# `runs.status`: a run is `running` until it records its end.
+RUNNING, SUCCEEDED, FAILED, KILLED = "running", "succeeded", "failed", "killed"
+
+
+def spark_ddl(table: str) -> str:
+    """`name type, ...` of an ops table, for Spark's CREATE TABLE and createDataFrame."""
+    return ", ".join(f"{field.name} {_SPARK_TYPES[field.type]}" for field in TABLES[table])
 
 
 def ops_table(settings: LakehouseSettings, table: str) -> str:
@@ -53,54 +87,88 @@ class RunRecorder:
         self.lineage = Lineage.disabled()
 
     def day(self, result: DayResult) -> None:
+        """Append the stage metrics of a finished day (or catch-up batch: `first_day` is its first day)."""
         now = dt.datetime.now(dt.UTC)
         metrics = [
             (self.run_id, result.day, "bronze", batch.source, batch.rows_read, batch.rows_written - batch.rows_unparseable,
              batch.rows_unparseable, batch.rows_written, 0, result.seconds.get(batch.table), None,
-             batch.dq_score, now)
+             batch.dq_score, now, result.first_day)
             for batch in result.bronze
         ]
         metrics += [
             (self.run_id, result.day, "silver", commit.table, commit.rows_read, commit.rows_accepted,
              commit.rows_quarantined, commit.rows_merged, commit.late_rows,
-             result.seconds.get(commit.table), commit.snapshot_id, commit.dq_score, now)
+             result.seconds.get(commit.table), commit.snapshot_id, commit.dq_score, now, result.first_day)
             for commit in result.silver
         ]
         self._append("stage_metrics", metrics)
-        changes = [
-            (self.run_id, result.day, commit.table, change.column, change.old_type, change.new_type, now)
-            for commit in result.silver
-            for change in commit.schema_changes
-        ]
-        if changes:
-            self._append("schema_changes", changes)
         self.days_done += result.days
 
+    def schema_changed(self, day: dt.date, table: str, change: SchemaChange) -> None:
+        """Pass to run_day: each column added or widened is recorded as soon as its ALTER commits."""
+        self._append(
+            "schema_changes",
+            [(self.run_id, day, table, change.column, change.old_type, change.new_type, dt.datetime.now(dt.UTC))],
+        )
+
     def _append(self, table: str, rows: list[tuple]) -> None:
-        self.spark.createDataFrame(rows, TABLES[table]).writeTo(ops_table(self.settings, table)).append()
+        self.spark.createDataFrame(rows, spark_ddl(table)).writeTo(ops_table(self.settings, table)).append()
+
+    def _mark_dead_runs(self) -> None:
+        """Every other run still `running` died before recording its end: mark it `killed`."""
+        error = f"the process died before recording an end (found by run {self.run_id})"
+        self.spark.sql(
+            f"UPDATE {ops_table(self.settings, 'runs')} SET status = {exp.Literal.string(KILLED).sql('spark')}, "
+            f"error = {exp.Literal.string(error).sql('spark')} "
+            f"WHERE status = {exp.Literal.string(RUNNING).sql('spark')} AND run_id <> {exp.Literal.string(self.run_id).sql('spark')}"
+        )
+
+    def _end(self, status: str, error: str | None) -> None:
+        assignments = {
+            "status": exp.Literal.string(status),
+            "error": exp.Literal.string(error) if error is not None else exp.null(),
+            "finished_at": exp.func("current_timestamp"),
+            "days_done": exp.Literal.number(self.days_done),
+        }
+        updates = ", ".join(f"{column} = {value.sql('spark')}" for column, value in assignments.items())
+        self.spark.sql(
+            f"UPDATE {ops_table(self.settings, 'runs')} SET {updates} WHERE run_id = {exp.Literal.string(self.run_id).sql('spark')}"
+        )
+
+
+def ensure_ops_tables(spark: SparkSession, settings: LakehouseSettings) -> None:
+    """Create the ops namespace and tables if missing; add the columns an older table lacks (null in its old rows)."""
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {exp.table_(OPS, db=settings.catalog.name, quoted=True).sql('spark')}")
+    for table, schema in TABLES.items():
+        target = ops_table(settings, table)
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {target} ({spark_ddl(table)}) USING iceberg")
+        present = set(spark.table(target).columns)
+        for field in schema:
+            if field.name not in present:
+                column = exp.to_identifier(field.name, quoted=True).sql("spark")
+                spark.sql(f"ALTER TABLE {target} ADD COLUMN {column} {_SPARK_TYPES[field.type]}")
 
 
 @contextmanager
 def record_run(
     spark: SparkSession, settings: LakehouseSettings, command: str, first_day: dt.date, last_day: dt.date
 ) -> Iterator[RunRecorder]:
-    """Create the ops tables if needed; yield a recorder; write the run's row however it ends."""
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {exp.table_(OPS, db=settings.catalog.name, quoted=True).sql('spark')}")
-    for table, columns in TABLES.items():
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {ops_table(settings, table)} ({columns}) USING iceberg")
+    """Create the ops tables if needed; record the run as `running`; yield a recorder; record how it ended."""
+    ensure_ops_tables(spark, settings)
     recorder = RunRecorder(spark, settings, uuid.uuid4().hex)
-    lineage = Lineage.from_settings(settings)
+    # Relies on the pipeline lock (`catalog.run_lock`), held by the caller: with one run at a
+    # time, a `running` row found when a run starts is one whose process died.
+    recorder._mark_dead_runs()
     started = dt.datetime.now(dt.UTC)
-    status, error = "succeeded", None
+    recorder._append("runs", [(recorder.run_id, command, first_day, last_day, 0, started, None, RUNNING, None)])
+    lineage = Lineage.from_settings(settings)
+    status, error = SUCCEEDED, None
     try:
         with lineage.job(f"pipeline.{command}", run_id=run_uuid(recorder.run_id), integration="PYTHON") as run:
             recorder.lineage = lineage.child(run)
             yield recorder
     except BaseException as exc:
-        status, error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:1000]
+        status, error = FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0][:1000]
         raise
     finally:
-        finished = dt.datetime.now(dt.UTC)
-        recorder._append(
-            "runs", [(recorder.run_id, command, first_day, last_day, recorder.days_done, started, finished, status, error)]
-        )
+        recorder._end(status, error)

@@ -38,7 +38,7 @@ def run_scenario(spark, settings: LakehouseSettings) -> Scenario:
     results = []
     with record_run(spark, settings, "scenario", START, START + dt.timedelta(days=DAYS - 1)) as ops:
         for offset in range(DAYS):
-            results.append(run_day(spark, settings, START + dt.timedelta(days=offset), lineage=ops.lineage))
+            results.append(run_day(spark, settings, START + dt.timedelta(days=offset), lineage=ops.lineage, schema_changed=ops.schema_changed))
             ops.day(results[-1])
     return Scenario(report, results, stored_rdds(spark) - before, ops.run_id)
 

@@ -27,16 +27,6 @@ from ingestion.operations import TABLES as OPS_TABLES
 D = lambda day: dt.date(2026, 3, day)  # noqa: E731
 T = lambda day, hour=0: dt.datetime(2026, 3, day, hour, tzinfo=dt.UTC)  # noqa: E731
 CHART_IDS = [chart.div_id for chart in CHARTS]
-# Spark DDL types of the ops tables -> Arrow; Spark's `timestamp` is Iceberg's timestamptz.
-_ARROW_TYPES = {
-    "string": pa.string(), "date": pa.date32(), "int": pa.int32(), "bigint": pa.int64(),
-    "double": pa.float64(), "timestamp": pa.timestamp("us", tz="UTC"),
-}
-
-
-def _ops_schema(table: str) -> pa.Schema:
-    columns = [column.strip().split(" ") for column in OPS_TABLES[table].split(",")]
-    return pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in columns])
 
 
 def _write(catalog: SqlCatalog, identifier: str, schema: pa.Schema, rows: list[tuple]) -> None:
@@ -62,22 +52,22 @@ def _with_records(catalog: SqlCatalog) -> SqlCatalog:
     metrics = []
     for day, run in ((1, "r1"), (2, "r1"), (4, "r2")):
         metrics += [
-            (run, D(day), "bronze", "warehouse_orders", 100 + day, 99 + day, 1, 100 + day, 0, 5.0, None, 0.99, T(day, 1)),
-            (run, D(day), "silver", orders, 100 + day, 90 + day, 10, 80 + day, day, 20.0, 7, (90 + day) / (100 + day), T(day, 1)),
+            (run, D(day), "bronze", "warehouse_orders", 100 + day, 99 + day, 1, 100 + day, 0, 5.0, None, 0.99, T(day, 1), None),
+            (run, D(day), "silver", orders, 100 + day, 90 + day, 10, 80 + day, day, 20.0, 7, (90 + day) / (100 + day), T(day, 1), None),
         ]
     # A replay of day 1: Bronze found nothing new (must not hide the first batch), Silver re-merged.
     metrics += [
-        ("r3", D(1), "bronze", "warehouse_orders", 0, 0, 0, 0, 0, 1.0, None, 1.0, T(5, 2)),
-        ("r3", D(1), "silver", orders, 101, 95, 6, 81, 0, 10.0, 8, 95 / 101, T(5, 2)),
+        ("r3", D(1), "bronze", "warehouse_orders", 0, 0, 0, 0, 0, 1.0, None, 1.0, T(5, 2), None),
+        ("r3", D(1), "silver", orders, 101, 95, 6, 81, 0, 10.0, 8, 95 / 101, T(5, 2), None),
     ]
-    _write(catalog, "ops.stage_metrics", _ops_schema("stage_metrics"), metrics)
-    _write(catalog, "ops.runs", _ops_schema("runs"), [
+    _write(catalog, "ops.stage_metrics", OPS_TABLES["stage_metrics"], metrics)
+    _write(catalog, "ops.runs", OPS_TABLES["runs"], [
         ("r1", "backfill", D(1), D(2), 2, T(2, 1), T(2, 2), "succeeded", None),
         ("r2", "run", D(4), D(4), 1, T(4, 1), T(4, 1) + dt.timedelta(minutes=3), "succeeded", None),
         ("r3", "run", D(1), D(1), 1, T(5, 2), T(5, 2) + dt.timedelta(minutes=1), "succeeded", None),
         ("r4", "run", D(5), D(5), 0, T(5, 3), T(5, 3) + dt.timedelta(seconds=30), "failed", "ContractViolation: orders failed"),
     ])
-    _write(catalog, "ops.schema_changes", _ops_schema("schema_changes"), [
+    _write(catalog, "ops.schema_changes", OPS_TABLES["schema_changes"], [
         ("r2", D(4), orders, "coupon_code", None, "string", T(4, 1)),
         ("r2", D(4), orders, "quantity", "int", "bigint", T(4, 1)),
     ])

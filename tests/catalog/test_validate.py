@@ -17,7 +17,7 @@ from catalog import validate
 from catalog.cli import app
 from catalog.errors import ConfigError
 from catalog.settings import LakehouseSettings
-from ingestion.contracts.contract import SILVER_CONTRACTS, load_contracts
+from ingestion.contracts.contract import SILVER_CONTRACTS, RunDates, load_contracts
 
 runner = CliRunner()
 CONTRACTS = load_contracts(SILVER_CONTRACTS)
@@ -124,6 +124,35 @@ def test_validate_table_reads_a_snapshot_and_a_branch(sql_catalog: Catalog) -> N
         validate.validate_table(sql_catalog, f"{NAMESPACE}.orders", orders, snapshot_id=1)
     with pytest.raises(ConfigError, match=f"table {NAMESPACE}.sessions not found"):
         validate.validate_table(sql_catalog, f"{NAMESPACE}.sessions", CONTRACTS.table("sessions"))
+
+
+def test_run_date_bounds_follow_the_run_dates_of_the_snapshot_history(sql_catalog: Catalog) -> None:
+    """Each snapshot as a Silver MERGE writes it, with its run date; validating one reads its ancestors'."""
+    _write(sql_catalog, "customers", CUSTOMERS_SCHEMA, CUSTOMERS)
+    table = sql_catalog.create_table(f"{NAMESPACE}.orders", schema=ORDERS_SCHEMA)
+    old_order = _order(1, updated_at=dt.datetime(2020, 3, 1, tzinfo=dt.timezone.utc))
+    newer_order = _order(2, updated_at=dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc))
+    for day, rows in (("2020-03-01", [old_order]), ("2021-06-01", [newer_order])):
+        table.append(pa.Table.from_pylist(rows, schema=ORDERS_SCHEMA), snapshot_properties={"lakehouse.run-date": day})
+    first, second = (snapshot.snapshot_id for snapshot in table.snapshots())
+    orders = CONTRACTS.table("orders")
+
+    def out_of_range(snapshot_id: int | None) -> int:
+        result = validate.validate_table(sql_catalog, f"{NAMESPACE}.orders", orders, snapshot_id=snapshot_id)
+        return {c.column: c.failing_rows for c in result.checks if c.name == "run_date_range"}["ordered_at"]
+
+    # 2020-03-01..2021-06-01: each order within a year of its own run; by today (no run date) it is too old.
+    assert validate.run_dates(table, second) == RunDates(dt.date(2020, 3, 1), dt.date(2021, 6, 1))
+    assert validate.run_dates(table, first) == RunDates.of(dt.date(2020, 3, 1))
+    assert out_of_range(second) == out_of_range(first) == 0
+    table.append(pa.Table.from_pylist([], schema=ORDERS_SCHEMA))  # a snapshot no pipeline run wrote, at its head
+    assert validate.run_dates(table, table.current_snapshot().snapshot_id) == RunDates(dt.date(2020, 3, 1), dt.date(2021, 6, 1))
+    assert validate.run_dates(table, None) is None
+    unrecorded = sql_catalog.create_table(f"{NAMESPACE}.orders_elsewhere", schema=ORDERS_SCHEMA)
+    unrecorded.append(pa.Table.from_pylist([old_order], schema=ORDERS_SCHEMA))
+    assert validate.run_dates(unrecorded, unrecorded.current_snapshot().snapshot_id) is None
+    by_today = validate.validate_table(sql_catalog, f"{NAMESPACE}.orders_elsewhere", orders)
+    assert {c.column: c.failing_rows for c in by_today.checks if c.name == "run_date_range"}["ordered_at"] == 1
 
 
 def test_config_errors_are_one_red_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

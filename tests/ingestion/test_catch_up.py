@@ -38,7 +38,7 @@ def catch_up(
     with own_rest_catalog(spark, tmp_path_factory.mktemp("catchup-home"), CATALOG, TEST_CATALOG_PORT + 8) as settings:
         shutil.copytree(stack.landing_dir, settings.landing_dir)
         with record_run(spark, settings, "catch-up-test", START, LAST) as ops:
-            result = run_day(spark, settings, LAST, since=START, lineage=ops.lineage)
+            result = run_day(spark, settings, LAST, since=START, lineage=ops.lineage, schema_changed=ops.schema_changed)
             ops.day(result)
         yield settings, result, ops.run_id
 

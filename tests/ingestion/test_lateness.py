@@ -133,6 +133,14 @@ def test_no_gap_without_history_or_with_contiguous_days() -> None:
     assert skipped_days([], [(D(5), D(6))]) == [Gap(D(5), D(6))]
 
 
+def test_a_catch_up_batch_does_every_day_of_its_range() -> None:
+    # `lakehouse demo`: days 1-27 as one catch-up batch (recorded on day 27), then 28-30 one by one.
+    done = [(D(1), D(27)), D(28), D(29), D(30)]
+    assert skipped_days(done, attempted=[(D(1), D(30))]) == []
+    # A catch-up batch next to single days leaves only the days neither did.
+    assert skipped_days([(D(3), D(5)), D(1), D(8)], attempted=[(D(1), D(9))]) == [Gap(D(2), D(2)), Gap(D(6), D(7)), Gap(D(9), D(9))]
+
+
 def test_backfill_command_parses_with_the_real_cli() -> None:
     command = Gap(D(5), D(6)).command.split()
     assert command[:2] == ["lakehouse", "backfill"]

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
 
 import pytest
 
 from catalog.trino_connection import trino_connection
-from ingestion.operations import record_run
+from ingestion.bronze import BronzeBatch
+from ingestion.operations import ops_table, record_run
+from ingestion.pipeline import DayResult
+from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT, own_rest_catalog
 from tests.scenario import DAYS, START, Scenario
 
 pytestmark = pytest.mark.integration
@@ -62,3 +68,103 @@ def test_a_failed_run_is_recorded_with_its_error(silver_scenario: Scenario, stac
             raise RuntimeError("disk on fire\nsecond line")
     [run] = _query(stack, "SELECT status, error, days_done FROM iceberg.ops.runs WHERE run_id = ?", [ops.run_id])
     assert run == ["failed", "RuntimeError: disk on fire", 0]
+
+
+# --- On a REST catalog of their own: a killed run, catch-up batches, an ops table from before -----
+
+CATALOG = "ops_it"
+D = lambda day: dt.date(2026, 4, day)  # noqa: E731
+# ops.stage_metrics as it was created before `first_day` was recorded.
+OLD_STAGE_METRICS = (
+    "run_id string, day date, stage string, table_name string, rows_read bigint, rows_accepted bigint, "
+    "rows_quarantined bigint, rows_written bigint, late_rows bigint, seconds double, snapshot_id bigint, "
+    "dq_score double, recorded_at timestamp"
+)
+# A pipeline process that evolves a table, says its run id, and waits to be killed.
+DYING_RUN = """
+import datetime as dt, functools, sys, time
+from pathlib import Path
+from catalog.settings import load_settings
+from catalog.spark_session import spark_session
+from ingestion.operations import record_run
+from ingestion.silver.publish import evolve_schema
+
+settings = load_settings(home=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]), catalog={"port": int(sys.argv[3]), "name": sys.argv[4]},
+                         spark={"driver_memory": "1g", "shuffle_partitions": 1})
+spark = spark_session(settings, app_name="dying-run")
+table = f"{settings.catalog.name}.probe.t"
+spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.probe")
+spark.sql(f"CREATE TABLE {table} (a int) USING iceberg")
+with record_run(spark, settings, "dying", dt.date(2026, 4, 2), dt.date(2026, 4, 2)) as ops:
+    evolve_schema(spark, table, spark.createDataFrame([(1, "x")], "a int, b string"),
+                  changed=functools.partial(ops.schema_changed, dt.date(2026, 4, 2)))
+    print(ops.run_id, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture(scope="module")
+def own_ops(spark, tmp_path_factory: pytest.TempPathFactory):
+    with own_rest_catalog(spark, tmp_path_factory.mktemp("ops-home"), CATALOG, TEST_CATALOG_PORT + 11) as settings:
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.ops")
+        spark.sql(f"CREATE TABLE {ops_table(settings, 'stage_metrics')} ({OLD_STAGE_METRICS}) USING iceberg")
+        recorded = dt.datetime(2026, 4, 30, tzinfo=dt.UTC)
+        spark.createDataFrame(
+            [("old", D(30), "bronze", "warehouse_orders", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded)], OLD_STAGE_METRICS
+        ).writeTo(ops_table(settings, "stage_metrics")).append()
+        yield settings
+
+
+def _rows(spark, sql: str) -> list[tuple]:
+    return [tuple(row) for row in spark.sql(sql).collect()]
+
+
+def _bronze(day: dt.date, first_day: dt.date | None = None) -> BronzeBatch:
+    return BronzeBatch(
+        source="warehouse_orders", day=day, batch_id=f"b{day:%d}", files_ingested=(), files_skipped=(), rows_read=10,
+        rows_written=10, rows_unparseable=0, table=f"{CATALOG}.bronze.warehouse_orders", first_day=first_day,
+    )
+
+
+def test_a_killed_run_stays_running_with_its_schema_change_until_the_next_run_marks_it_killed(own_ops, spark) -> None:
+    settings = own_ops
+    dying = subprocess.Popen(
+        [sys.executable, "-c", DYING_RUN, str(settings.home), str(SHARED_CACHE), str(settings.catalog.port), CATALOG],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        run_id = dying.stdout.readline().strip()  # type: ignore[union-attr]
+        assert run_id, "the dying run did not start"
+    finally:
+        dying.send_signal(signal.SIGKILL)
+        dying.wait(30)
+    runs = ops_table(settings, "runs")
+    assert _rows(spark, f"SELECT status, finished_at, error FROM {runs} WHERE run_id = '{run_id}'") == [("running", None, None)]
+    # The column it added is on record, though the run never reached the end of a day.
+    assert _rows(
+        spark, f"SELECT table_name, column_name, old_type, new_type FROM {ops_table(settings, 'schema_changes')} WHERE run_id = '{run_id}'"
+    ) == [(f"{CATALOG}.probe.t", "b", None, "string")]
+
+    with record_run(spark, settings, "next", D(3), D(3)) as ops:
+        assert _rows(spark, f"SELECT status FROM {runs} WHERE run_id = '{ops.run_id}'") == [("running",)]
+    assert _rows(spark, f"SELECT status, finished_at, error FROM {runs} WHERE run_id = '{run_id}'") == [
+        ("killed", None, f"the process died before recording an end (found by run {ops.run_id})")
+    ]
+    [(status, finished_at, error)] = _rows(spark, f"SELECT status, finished_at, error FROM {runs} WHERE run_id = '{ops.run_id}'")
+    assert (status, error) == ("succeeded", None) and finished_at is not None
+
+
+def test_a_catch_up_batch_records_its_first_day_and_leaves_no_gap(own_ops, spark) -> None:
+    from ingestion.lateness import Gap, lateness_report
+
+    settings = own_ops
+    with record_run(spark, settings, "demo", D(1), D(28)) as ops:
+        ops.day(DayResult(day=D(27), bronze=(_bronze(D(27), D(1)),), silver=(), seconds={}, first_day=D(1)))
+        ops.day(DayResult(day=D(28), bronze=(_bronze(D(28)),), silver=(), seconds={}))
+    assert _rows(
+        spark, f"SELECT first_day, day FROM {ops_table(settings, 'stage_metrics')} WHERE run_id = '{ops.run_id}' ORDER BY day"
+    ) == [(D(1), D(27)), (None, D(28))]
+    [(days_done,)] = _rows(spark, f"SELECT days_done FROM {ops_table(settings, 'runs')} WHERE run_id = '{ops.run_id}'")
+    assert days_done == 28
+    # Days 1-27 were done by the catch-up batch; the row from before first_day (day 30) is one day; 29 was skipped.
+    assert lateness_report(settings).gaps == [Gap(D(29), D(29))]
