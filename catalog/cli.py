@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog import engine_config, round_trip, services
+from catalog import engine_config, faults, round_trip, services
 from catalog.artifacts import TRINO_VERSION
 from catalog.errors import LakehouseError
 from catalog.settings import LakehouseSettings, load_settings
@@ -30,18 +30,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(command: F) -> F:
-    """The one error handler: a known error is one red line, a traceback only with --debug."""
+    """The one error handler: a known error is one red line, a traceback only with --debug.
+
+    Known: every `LakehouseError`, and the infrastructure failures `faults.translate`
+    recognises (a service that does not answer). Anything else keeps its traceback.
+    """
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except LakehouseError as exc:
-            if _state["debug"]:
+        except Exception as exc:
+            known = faults.translate(exc)
+            if known is None or _state["debug"]:
                 raise
-            if exc.details:
-                err_console.print(exc.details, style="dim", markup=False, highlight=False)
-            err_console.print(f"error: {exc}", style="bold red", markup=False, highlight=False)
+            if known.details:
+                err_console.print(known.details, style="dim", markup=False, highlight=False)
+            err_console.print(f"error: {known}", style="bold red", markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -87,8 +92,13 @@ def down() -> None:
 @handles_errors
 def status() -> None:
     """Show each service, its URL and its health."""
-    statuses = services.status(_settings())
+    from catalog.run_lock import current_holder
+
+    settings = _settings()
+    statuses = services.status(settings)
     _print_status(statuses)
+    holder = current_holder(settings)
+    console.print(f"pipeline: {'running, ' + holder.describe() if holder else 'idle (no run holds the lock)'}", soft_wrap=True)
     if any(s.state != "running" for s in statuses):
         raise typer.Exit(3)
 
@@ -205,39 +215,34 @@ def generate(
     console.print(f"manifests: {target / '_manifest'}")
 
 
-def _require_services(settings: LakehouseSettings) -> None:
-    down_services = [s.name for s in services.status(settings) if s.state != "running"]
+def _require_services(settings: LakehouseSettings, *names: str) -> None:
+    """Fail in one line unless the named services (all, if none named) are running."""
+    down_services = [s.name for s in services.status(settings) if s.state != "running" and (not names or s.name in names)]
     if down_services:
         raise LakehouseError(f"{', '.join(down_services)} not running: start the stack with `lakehouse up`")
 
 
 def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch_up: bool = False) -> None:
-    from rich.progress import Progress
-
+    from catalog.run_lock import command_line, pipeline_lock
     from catalog.spark_session import spark_session
-    from ingestion.operations import record_run
     from ingestion.bronze.landing import days_label, landing_days
-    from ingestion.pipeline import day_batches, run_day
+    from ingestion.recovery import recover
 
     settings = _settings()
-    _require_services(settings)
     if last < first:
         raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
     days = landing_days(first.date(), last.date())
-    spark = spark_session(settings, app_name="lakehouse-run")
     results = []
     command = "run" if len(days) == 1 else "backfill"
-    with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
-        # A catch-up is one batch per table for the whole range, so one step.
-        batches = day_batches(days, 0 if catch_up else len(days))
-        task = progress.add_task("pipeline", total=len(batches))
-        for since, day in batches:
-            results.append(run_day(
-                spark, settings, day, since=since, window_days=window_days,
-                report=lambda m: progress.update(task, description=m), lineage=ops.lineage,
-            ))
-            ops.day(results[-1])
-            progress.advance(task)
+    # Before anything else: a second run is refused at once, naming the one that holds the lock.
+    with pipeline_lock(settings, command_line()) as lease:
+        # Spark talks to the REST catalog only; Trino is for readers and dbt.
+        _require_services(settings, "rest-catalog")
+        spark = spark_session(settings, app_name="lakehouse-run")
+        if lease.previous_holder_died:
+            console.log(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
+            recover(spark, settings, console.log)
+        _run_batches(spark, settings, command, days, results, window_days, catch_up)
     table = Table("days" if catch_up else "day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
     for result in results:
         for commit in result.silver:
@@ -250,6 +255,27 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
     # Contract warnings do not stop a run; they must still be seen.
     for warning in (warning for result in results for warning in result.warnings):
         console.print(f"[yellow]warn[/] {warning}", soft_wrap=True)
+
+
+def _run_batches(spark, settings: LakehouseSettings, command: str, days, results: list, window_days: int | None, catch_up: bool) -> None:
+    """Run the days and record them; `results` gets each batch's result as it finishes."""
+    from rich.progress import Progress
+
+    from ingestion.operations import record_run
+    from ingestion.pipeline import day_batches, run_day
+
+    with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
+        # A catch-up is one batch per table for the whole range, so one step.
+        batches = day_batches(days, 0 if catch_up else len(days))
+        task = progress.add_task("pipeline", total=len(batches))
+        for since, day in batches:
+            results.append(run_day(
+                spark, settings, day, since=since, window_days=window_days,
+                report=lambda m: progress.update(task, description=m), lineage=ops.lineage,
+                schema_changed=ops.schema_changed,
+            ))
+            ops.day(results[-1])
+            progress.advance(task)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from catalog import services
 from catalog.gold import GoldResult, build_gold
 from catalog.round_trip import table_sql
+from catalog.run_lock import Lease, command_line, pipeline_lock
 from catalog.settings import LakehouseSettings
 from catalog.trino_connection import trino_connection
 
@@ -63,10 +64,27 @@ def run_demo(
     daily_days: int = 3,
     report: Report = lambda _: None,
 ) -> DemoSummary:
+    # The whole demo writes (landing files, Bronze, Silver, Gold): one run per home at a time.
+    with pipeline_lock(settings, command_line()) as lease:
+        return _run_demo(settings, lease, start=start, days=days, scale=scale, seed=seed, daily_days=daily_days, report=report)
+
+
+def _run_demo(
+    settings: LakehouseSettings,
+    lease: Lease,
+    *,
+    start: dt.date,
+    days: int,
+    scale: float,
+    seed: int,
+    daily_days: int,
+    report: Report,
+) -> DemoSummary:
     from catalog.spark_session import spark_session
     from ingestion.operations import record_run
     from ingestion.bronze.landing import landing_days
     from ingestion.pipeline import day_batches, run_day
+    from ingestion.recovery import recover
     from ingestion.silver.entities import ENTITIES
     from ingestion.silver.publish import QUARANTINE_TABLE
     from ingestion.sources import generate_sources
@@ -89,6 +107,9 @@ def run_demo(
     clock = time.monotonic()
     report("starting Spark")
     spark = spark_session(settings, app_name="lakehouse-demo")
+    if lease.previous_holder_died:
+        report(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
+        recover(spark, settings, report)
     results = []
     last_day = start + dt.timedelta(days=days - 1)
     with record_run(spark, settings, "demo", start, last_day) as ops:
@@ -96,7 +117,9 @@ def run_demo(
             first, last = (since - start).days + 1, (day - start).days + 1
             label = f"days {first}-{last}/{days} (catch-up)" if since != day else f"day {last}/{days}"
             progress = lambda message, label=label: report(f"{label}: {message}")  # noqa: E731
-            results.append(run_day(spark, settings, day, since=since, report=progress, lineage=ops.lineage))
+            results.append(run_day(
+                spark, settings, day, since=since, report=progress, lineage=ops.lineage, schema_changed=ops.schema_changed
+            ))
             ops.day(results[-1])
             startup.check()  # a Trino that failed to boot stops the demo now, not after the pipeline
     seconds["pipeline"] = time.monotonic() - clock

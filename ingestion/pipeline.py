@@ -10,6 +10,7 @@ Wiring only: extract/transform/load live in `ingestion.bronze` and `ingestion.si
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -24,11 +25,13 @@ from catalog.lineage import Lineage
 from catalog.settings import LakehouseSettings
 from ingestion import lineage as job_lineage
 from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
-from ingestion.contracts.contract import ContractFile, load_contracts
+from ingestion.contracts.contract import SCD2_IS_CURRENT, SCD2_VALID_TO, ContractFile, RunDates, load_contracts
 from ingestion.silver import batch as silver_batch
 from ingestion.job_graph import run_job_graph
 from ingestion.silver.entities import ENTITIES, SilverEntity, referenced_tables
-from ingestion.silver.publish import SilverCommit, ensure_tables, publish_batch, release_checkpoint, table_name
+from ingestion.silver.publish import (
+    SchemaChange, SchemaChanged, SilverCommit, ensure_tables, publish_batch, release_checkpoint, table_name,
+)
 
 Report = Callable[[str], None]
 T = TypeVar("T")
@@ -65,8 +68,12 @@ def run_day(
     contracts: ContractFile | None = None,
     report: Report = lambda _: None,
     lineage: Lineage | None = None,
+    schema_changed: Callable[[dt.date, str, SchemaChange], None] | None = None,
 ) -> DayResult:
     """Bronze for every source, then Silver for every entity; each job's lineage goes to `lineage`.
+
+    `schema_changed(day, table, change)` (a `RunRecorder.schema_changed`) hears of each
+    Silver column added or widened the moment it is, not after the day.
 
     With `since`, the landing days from `since` to `day` run as one catch-up batch per table.
 
@@ -106,7 +113,10 @@ def run_day(
             window = window_days or settings.pipeline.window_for(entity.table)
             inputs = job_lineage.silver_inputs(settings, entity, contracts.table(entity.table))
             with lineage.job(job_lineage.silver_job(entity.table), inputs=inputs, day=day) as lineage_run:
-                commit = silver_day(session, settings, entity, contracts, day, since=since, window_days=window)
+                commit = silver_day(
+                    session, settings, entity, contracts, day, since=since, window_days=window,
+                    schema_changed=functools.partial(schema_changed, day) if schema_changed else None,
+                )
                 job_lineage.finish_silver(lineage_run, settings, entity, commit, _columns(session, lineage, commit.table))
             return commit
 
@@ -183,6 +193,7 @@ def silver_day(
     *,
     since: dt.date | None = None,
     window_days: int = 3,
+    schema_changed: SchemaChanged | None = None,
 ) -> SilverCommit:
     """Merge every Bronze row that landed on `day` (or from `since` to `day`) for this entity.
 
@@ -209,8 +220,10 @@ def silver_day(
         rows_read = bronze.count()
         for frame in parents.values():
             frame.count()
+        # Bounds relative to the run date: the first landing day bounds below, the last above.
+        run_dates = RunDates(first_day, day)
         if dimension is not None:
-            prepared = silver_batch.prepare_scd2_batch(bronze, entity, contract, dimension=dimension)
+            prepared = silver_batch.prepare_scd2_batch(bronze, entity, contract, dimension=dimension, run_dates=run_dates)
         else:
             prepared = silver_batch.prepare_batch(
                 bronze,
@@ -218,9 +231,12 @@ def silver_day(
                 contract,
                 fx_rates=silver("fx_rates") if entity.converts_to_usd else None,
                 referenced_keys={
-                    fk.columns[0]: parents[fk.references.table].select(fk.references.columns[0])
+                    fk.columns[0]: parents[fk.references.table].select(
+                        fk.references.columns[0], *((SCD2_VALID_TO, SCD2_IS_CURRENT) if fk.not_deleted_before else ())
+                    )
                     for fk in contract.foreign_keys
                 },
+                run_dates=run_dates,
             )
         # Publishing reads the batch several times: the counts, the MERGE source, the
         # quarantine write. Cached, the checked rows that accepted and quarantined filter
@@ -230,6 +246,7 @@ def silver_day(
         return publish_batch(
             spark, settings, entity, contract, prepared,
             run_date=day, rows_read=rows_read, window_days=window_days, referenced=parents,
+            schema_changed=schema_changed,
         )
     finally:
         for frame in (bronze, *parents.values(), *cached):

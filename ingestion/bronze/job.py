@@ -7,14 +7,17 @@ Load (`tables.py`): write Parquet into the batch's directory, evolve the Iceberg
 add_files, then record the files as ingested.
 
 Replays: every file already recorded -> nothing is written. A crash is repaired by the
-rerun: the batch id depends only on the files, so the rerun rewrites the same directory,
-and if the crash came after add_files, the rerun finds the directory registered and only
-records the files. One ingestion per source at a time (the caller serializes them).
+rerun: the batch id depends only on the files, so the rerun finds the batch's folder; if
+the crash came after add_files, it finds an attempt registered and only records the files,
+otherwise it writes a fresh attempt (never over the dead one, whose files a live writer
+could be registering). One pipeline run at a time (`catalog.run_lock`), whose crash
+recovery removes dead attempts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +25,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files, landing, tables, transform
+from ingestion.bronze.columns import METADATA_COLUMNS
 from ingestion.bronze.contract_checks import check_batch
 from ingestion.bronze.errors import BronzeError
-from ingestion.bronze.landing import LandingFile
+from ingestion.bronze.landing import LandingFile, RefusedFile
 from ingestion.bronze.source_formats import LandingFormat, landing_format
 from ingestion.contracts.contract import BRONZE_CONTRACTS, TableContract, load_contracts
 
@@ -44,6 +48,9 @@ class BronzeBatch:
     dq_score: float = 1.0
     warnings: tuple[str, ...] = ()
     first_day: dt.date | None = None  # set for a catch-up batch: the landing days first_day..day
+    # Entries of the day directories that are not deliveries (symlinks, subfolders, FIFOs,
+    # names not matching the source's pattern): never read, each one also a warning.
+    files_refused: tuple[RefusedFile, ...] = ()
 
 
 def ingest_landing_day(
@@ -62,28 +69,37 @@ def ingest_landing_day(
     one Spark job instead of one per day, each row still dated by its own file's day.
     """
     file_format = landing_format(source)
+    contract = contract or load_contracts(BRONZE_CONTRACTS).table(source)
     days = landing.landing_days(since or day, day)
-    files = [f for each in days for f in landing.list_day_files(landing_dir or settings.landing_dir, source, each)]
+    listings = [landing.list_day(landing_dir or settings.landing_dir, source, each) for each in days]
+    files = [f for listing in listings for f in listing.files]
+    refused = tuple(entry for listing in listings for entry in listing.refused)
+    refusals = tuple(f"refused {entry.path}: {entry.reason}" for entry in refused)
     done = ingested_files.ingested(spark, settings, source, days[0], days[-1])
     new = [f for f in files if (str(f.path), f.sha256) not in done]
     skipped = tuple(str(f.path) for f in files if f not in new)
     table = tables.table_name(settings, source)
     first_day = since if since is not None and since != day else None
     if not new:
-        return BronzeBatch(source, day, None, (), skipped, 0, 0, 0, table, first_day=first_day)
+        return BronzeBatch(
+            source, day, None, (), skipped, 0, 0, 0, table, warnings=refusals, first_day=first_day, files_refused=refused
+        )
 
     batch_id = landing.batch_id(source, new)
     ingested_at = dt.datetime.now(dt.UTC)
     rows_read = sum(f.data_lines(file_format) for f in new)
-    directory = tables.batch_directory(settings, source, batch_id)
-    if tables.is_registered(spark, settings, source, directory):
+    directory = tables.registered_attempt(spark, settings, source, tables.batch_directory(settings, source, batch_id))
+    if directory is not None:
         # A crash after add_files: the rows are in the table, only the record is missing.
         rows_written, rows_unparseable = tables.count_batch(spark, directory)
         columns = spark.read.parquet(str(directory)).columns
     else:
-        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, ingested_at=ingested_at)
+        declared = [c.name for c in contract.columns if c.name not in METADATA_COLUMNS]
+        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, ingested_at=ingested_at, declared_columns=declared)
         columns = rows.columns
         tables.ensure_table(spark, settings, source, rows.schema)
+        # A fresh folder per attempt: never one that an earlier attempt (or a live writer) uses.
+        directory = tables.new_attempt_directory(tables.batch_directory(settings, source, batch_id))
         rows_written, rows_unparseable = _load(spark, settings, source, rows, directory, rows_read)
     if rows_written != rows_read:
         raise BronzeError(
@@ -104,7 +120,7 @@ def ingest_landing_day(
     findings = check_batch(contract or load_contracts(BRONZE_CONTRACTS).table(source), columns, rows_read, rows_unparseable)
     return BronzeBatch(
         source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table,
-        dq_score=findings.dq_score, warnings=findings.warnings, first_day=first_day,
+        dq_score=findings.dq_score, warnings=refusals + findings.warnings, first_day=first_day, files_refused=refused,
     )
 
 
@@ -115,11 +131,17 @@ def bronze_rows(
     *,
     batch_id: str,
     ingested_at: dt.datetime,
+    declared_columns: Sequence[str] = (),
 ) -> DataFrame:
-    """The batch's Bronze rows (lazy, but for the JSON keys it collects first)."""
+    """The batch's Bronze rows (lazy, but for the JSON keys it collects first).
+
+    `declared_columns`: the source columns of its Bronze contract, which a CSV header must hold.
+    """
     lines = transform.split_lines(landing.read_contents(spark, files))
     if file_format is LandingFormat.CSV:
-        headers = {str(f.path): transform.parse_csv_header(landing.read_first_line(f.path)) for f in files}
+        headers = {
+            str(f.path): transform.parse_csv_header(landing.read_first_line(f.path), declared_columns) for f in files
+        }
         parsed = transform.parse_lines(lines, file_format, csv_headers=headers)
     else:
         parsed = transform.parse_lines(lines, file_format, json_keys=transform.json_columns(lines))

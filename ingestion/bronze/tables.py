@@ -1,12 +1,16 @@
 """Load: Bronze Parquet files, and the Iceberg tables `<catalog>.bronze.<source>` that register them.
 
 Spark writes each batch as plain Parquet into a directory of its own,
-`<bronze root>/<source>/<batch_id>/_ingest_date=<day>/part-*.parquet`, and the
+`<bronze root>/<source>/<batch_id>/<attempt>/_ingest_date=<day>/part-*.parquet`, and the
 `add_files` procedure registers exactly those files in the table, where they are: Trino,
 Spark and PyIceberg then read Bronze through the catalog with no copy of the data. Each
 batch gets its own directory because add_files takes a directory: a day directory shared
 with an earlier batch (a file redelivered with new content) would register that batch's
-files a second time. Iceberg reads the Parquet columns by name (add_files sets the
+files a second time. Each *attempt* at a batch writes into a fresh folder of its own and
+registers it only once it is complete: a rerun, or a second writer, never overwrites
+files that a committed snapshot may already reference (an overwrite in place once left
+`bronze.events` pointing at deleted files). An attempt that died before registering is
+garbage, removed by `unregistered_attempts` + crash recovery under the pipeline lock. Iceberg reads the Parquet columns by name (add_files sets the
 table's name mapping, and ALTER TABLE keeps it up to date), so files written before a
 column was added read it as null.
 
@@ -15,6 +19,8 @@ Every identifier in SQL is quoted by sqlglot.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +34,8 @@ from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
 
 NAMESPACE = "bronze"
+# Each attempt at writing a batch gets `<batch_id>/attempt-<utc time>-<random>/`.
+ATTEMPT_PREFIX = "attempt-"
 # Spark's default is INT96, deprecated in Parquet; Iceberg reads timestamps as microseconds.
 PARQUET_TIMESTAMP_TYPE = "TIMESTAMP_MICROS"
 
@@ -38,6 +46,12 @@ def bronze_root(settings: LakehouseSettings) -> Path:
 
 def batch_directory(settings: LakehouseSettings, source: str, batch_id: str) -> Path:
     return bronze_root(settings) / source / batch_id
+
+
+def new_attempt_directory(batch: Path) -> Path:
+    """A folder no earlier attempt used: time-ordered, unique across processes."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return batch / f"{ATTEMPT_PREFIX}{stamp}-{uuid.uuid4().hex[:12]}"
 
 
 def table_name(settings: LakehouseSettings, table: str) -> str:
@@ -88,9 +102,9 @@ def ensure_table(spark: SparkSession, settings: LakehouseSettings, table: str, s
 
 
 def write_batch(rows: DataFrame, directory: Path) -> None:
-    """Write (or rewrite, after a crash) one batch's directory."""
+    """Write one attempt's directory, which must not exist yet: nothing is ever overwritten."""
     with _session_conf(rows.sparkSession, "spark.sql.parquet.outputTimestampType", PARQUET_TIMESTAMP_TYPE):
-        rows.write.mode("overwrite").partitionBy(INGEST_DATE).parquet(str(directory))
+        rows.write.mode("errorifexists").partitionBy(INGEST_DATE).parquet(str(directory))
 
 
 def count_batch(spark: SparkSession, directory: Path) -> tuple[int, int]:
@@ -100,14 +114,39 @@ def count_batch(spark: SparkSession, directory: Path) -> tuple[int, int]:
     return int(counts[0]), int(counts[1])
 
 
-def is_registered(spark: SparkSession, settings: LakehouseSettings, table: str, directory: Path) -> bool:
-    """Whether the table already references files of this batch directory."""
+def registered_attempt(spark: SparkSession, settings: LakehouseSettings, table: str, batch: Path) -> Path | None:
+    """The attempt folder of `batch` whose files the table references, or None."""
     name = table_sql(settings, table)
-    # Registered files live in the directory: without it there is nothing to look up.
-    if not directory.is_dir() or not spark.catalog.tableExists(name):
-        return False
+    # Registered files live in the batch folder: without it there is nothing to look up.
+    if not batch.is_dir() or not spark.catalog.tableExists(name):
+        return None
     files = spark.table(f"{name}.{quoted('files')}")
-    return files.where(F.col("file_path").contains(f"{directory}/")).limit(1).count() > 0
+    found = files.where(F.col("file_path").contains(f"{batch}/")).select("file_path").limit(1).collect()
+    if not found:
+        return None
+    attempt = found[0]["file_path"].split(f"{batch}/", 1)[1].split("/", 1)[0]
+    # Batches written before attempts existed hold their partitions directly.
+    return batch / attempt if attempt.startswith(ATTEMPT_PREFIX) else batch
+
+
+def unregistered_attempts(spark: SparkSession, settings: LakehouseSettings, table: str) -> list[Path]:
+    """Attempt folders of every batch of `table` that the table does not reference: left by runs that died.
+
+    Only safe to delete while holding the pipeline lock: otherwise one of them may be a
+    live writer's attempt, about to be registered.
+    """
+    source_dir = bronze_root(settings) / table
+    if not source_dir.is_dir():
+        return []
+    attempts = [a for batch in source_dir.iterdir() if batch.is_dir() for a in batch.iterdir() if a.name.startswith(ATTEMPT_PREFIX)]
+    if not attempts:
+        return []
+    name = table_sql(settings, table)
+    referenced: set[str] = set()
+    if spark.catalog.tableExists(name):
+        paths = spark.table(f"{name}.{quoted('files')}").select("file_path").collect()
+        referenced = {row["file_path"].split(f"{source_dir}/", 1)[-1].split("/", 2)[1] for row in paths if f"{source_dir}/" in row["file_path"]}
+    return [attempt for attempt in attempts if attempt.name not in referenced]
 
 
 def register_batch(spark: SparkSession, settings: LakehouseSettings, table: str, directory: Path) -> int:

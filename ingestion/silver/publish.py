@@ -17,8 +17,10 @@ whose `ON` clause names exactly their dates; they are counted as `late_rows`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Collection
+import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
@@ -28,15 +30,18 @@ from sqlglot import exp
 
 from catalog.errors import LakehouseError
 from catalog.settings import LakehouseSettings
+from ingestion.bronze.columns import column
 from ingestion.contracts.contract import TableContract
 from ingestion.contracts.spark_table_checks import Violation, table_violations
 from ingestion.silver import late_window, scd2
-from ingestion.silver.batch import BATCH_ID, LINEAGE_COLUMNS, PreparedBatch
+from ingestion.silver.batch import BATCH_ID, LINEAGE_COLUMNS, PreparedBatch, same_version_conflicts
 from ingestion.silver.entities import SilverEntity
 
 SILVER = "silver"
 QUARANTINE_TABLE = "quarantine"
 SOURCE_VIEW = "silver_merge_source"
+# Write-audit-publish branches are `audit_<table>_<run date>_<attempt>`; any left behind is a dead run's.
+AUDIT_BRANCH_PREFIX = "audit_"
 # Iceberg's session prefix for snapshot summary properties; ours are namespaced `lakehouse.`.
 SNAPSHOT_PROPERTY = "spark.sql.iceberg.snapshot-property.lakehouse."
 _WIDENINGS = {("int", "bigint"), ("float", "double")}
@@ -60,6 +65,10 @@ class SchemaChange:
         if self.old_type is None:
             return f"added {self.column} {self.new_type}"
         return f"widened {self.column} {self.old_type} -> {self.new_type}"
+
+
+# Told of each schema change as it commits: (table, as `catalog`.`silver`.`table`; the change).
+SchemaChanged = Callable[[str, SchemaChange], None]
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ def publish_batch(
     rows_read: int,
     window_days: int = late_window.DEFAULT_WINDOW_DAYS,
     referenced: dict[str, DataFrame] | None = None,
+    schema_changed: SchemaChanged | None = None,
 ) -> SilverCommit:
     target = table_name(settings, entity.table)
     target_sql = target.sql("spark")
@@ -124,12 +134,12 @@ def publish_batch(
     # never hold storage memory that the next MERGE's sorts need.
     pinned = prepared.merge_source.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
     try:
-        schema_changes = evolve_schema(spark, target_sql, pinned, exclude=(scd2.MERGE_KEY,))
+        schema_changes = evolve_schema(spark, target_sql, pinned, exclude=(scd2.MERGE_KEY,), changed=schema_changed)
         source = _align_to_table(spark, target_sql, pinned)
         source.createOrReplaceTempView(SOURCE_VIEW)
         merged = source.count()
-        branch = f"audit_{entity.table}_{run_date:%Y%m%d}"
-        _drop_branch(spark, target_sql, branch)
+        # One branch per attempt: a second writer or a rerun never reuses (or drops) a live one.
+        branch = f"{AUDIT_BRANCH_PREFIX}{entity.table}_{run_date:%Y%m%d}_{uuid.uuid4().hex[:8]}"
         spark.sql(f"ALTER TABLE {target_sql} CREATE BRANCH {exp.to_identifier(branch, quoted=True).sql('spark')}")
         spark.conf.set("spark.wap.branch", branch)
         # Quality travels with the data: these land in the MERGE snapshots' summaries,
@@ -141,20 +151,25 @@ def publish_batch(
         for key, value in summary.items():
             spark.conf.set(f"{SNAPSHOT_PROPERTY}{key}", str(value))
         try:
-            late_rows, late_dates = _merge(spark, entity, target, source, run_date, window_days)
-            violations = _audit(spark, entity, contract, target_sql, source, score, parents)
-        finally:
-            spark.conf.unset("spark.wap.branch")
-            for key in summary:
-                spark.conf.unset(f"{SNAPSHOT_PROPERTY}{key}")
-        errors = [v for v in violations if v.severity == "error"]
-        if errors:
-            _drop_branch(spark, target_sql, branch)
-            first = errors[0]
-            raise ContractViolation(
-                f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged"
-            )
-        _fast_forward(spark, settings, entity.table, branch)
+            try:
+                late_rows, late_dates = _merge(spark, entity, target, source, run_date, window_days)
+                violations = _audit(spark, entity, contract, target_sql, source, score, parents)
+            finally:
+                spark.conf.unset("spark.wap.branch")
+                for key in summary:
+                    spark.conf.unset(f"{SNAPSHOT_PROPERTY}{key}")
+            errors = [v for v in violations if v.severity == "error"]
+            if errors:
+                first = errors[0]
+                raise ContractViolation(
+                    f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged"
+                )
+            _fast_forward(spark, settings, entity.table, branch)
+        except BaseException:
+            # A failed publish must not leave its branch behind; the first error is the one to report.
+            with contextlib.suppress(Exception):
+                _drop_branch(spark, target_sql, branch)
+            raise
         _drop_branch(spark, target_sql, branch)
     finally:
         release_checkpoint(pinned)
@@ -175,7 +190,8 @@ def publish_batch(
         dq_score=score,
         snapshot_id=snapshot[0][0] if snapshot else None,
         schema_changes=tuple(schema_changes),
-        warnings=tuple(f"{v.check}: {v.count} ({v.detail})" for v in violations if v.severity == "warn"),
+        warnings=same_version_conflicts(prepared.accepted, entity)
+        + tuple(f"{v.check}: {v.count} ({v.detail})" for v in violations if v.severity == "warn"),
     )
 
 
@@ -266,9 +282,18 @@ def write_quarantine(
 
 
 def evolve_schema(
-    spark: SparkSession, target_sql: str, source: DataFrame, *, exclude: tuple[str, ...] = ()
+    spark: SparkSession,
+    target_sql: str,
+    source: DataFrame,
+    *,
+    exclude: tuple[str, ...] = (),
+    changed: SchemaChanged | None = None,
 ) -> list[SchemaChange]:
-    """Add new columns; widen int->bigint, float->double; stop on anything else."""
+    """Add new columns; widen int->bigint, float->double; stop on anything else.
+
+    `changed(target_sql, change)` hears of each change as soon as its ALTER commits: a rerun
+    would find the column already there, so a run that dies later could not report it.
+    """
     existing = {f.name: f.dataType.simpleString() for f in spark.table(target_sql).schema.fields}
     changes = []
     for column in source.schema.fields:
@@ -279,6 +304,8 @@ def evolve_schema(
         if column.name not in existing:
             spark.sql(f"ALTER TABLE {target_sql} ADD COLUMN {name} {incoming}")
             changes.append(SchemaChange(column.name, None, incoming))
+            if changed is not None:
+                changed(target_sql, changes[-1])
         elif existing[column.name] != incoming:
             if (existing[column.name], incoming) not in _WIDENINGS:
                 raise IncompatibleSchemaChange(
@@ -287,6 +314,8 @@ def evolve_schema(
                 )
             spark.sql(f"ALTER TABLE {target_sql} ALTER COLUMN {name} TYPE {incoming}")
             changes.append(SchemaChange(column.name, existing[column.name], incoming))
+            if changed is not None:
+                changed(target_sql, changes[-1])
     return changes
 
 
@@ -295,8 +324,8 @@ def _align_to_table(spark: SparkSession, target_sql: str, source: DataFrame) -> 
     table_fields = spark.table(target_sql).schema.fields
     extra = [name for name in source.columns if name not in {f.name for f in table_fields}]
     return source.select(
-        *(F.col(f.name) if f.name in source.columns else F.lit(None).cast(f.dataType).alias(f.name) for f in table_fields),
-        *extra,
+        *(column(f.name) if f.name in source.columns else F.lit(None).cast(f.dataType).alias(f.name) for f in table_fields),
+        *(column(name) for name in extra),
     )
 
 

@@ -1,0 +1,103 @@
+"""Repair what a pipeline run that died (SIGKILL, power loss) left behind, before the next run writes.
+
+A dead run can leave, beside tables that Iceberg's atomic commits kept consistent:
+- Silver audit branches (`audit_*`) that it never published nor dropped;
+- Bronze attempt folders that it wrote but never registered;
+- data files that a MERGE or an append wrote but never committed (orphans).
+
+None of them changes what any reader sees, and the rerun converges without this; removing
+them keeps the warehouse to exactly what the tables reference. Only safe while holding the
+pipeline lock (`catalog.run_lock`): with no other writer, nothing unreferenced can be a
+live write about to commit. That is also why orphans are found here and not with Iceberg's
+`remove_orphan_files` procedure, which refuses any cut-off younger than 24 hours because it
+cannot know that no writer is in flight; we do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyspark.sql import SparkSession
+from sqlglot import exp
+
+from catalog.settings import LakehouseSettings
+from ingestion.bronze import ingested_files
+from ingestion.bronze import tables as bronze_tables
+from ingestion.bronze.source_formats import SOURCE_DELIVERIES
+from ingestion.operations import OPS, TABLES as OPS_TABLES
+from ingestion.silver.entities import ENTITIES
+from ingestion.silver.publish import AUDIT_BRANCH_PREFIX, QUARANTINE_TABLE, SILVER, table_name
+
+
+@dataclass
+class Recovery:
+    branches_dropped: list[str] = field(default_factory=list)
+    attempts_removed: list[Path] = field(default_factory=list)
+    orphan_files_removed: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.branches_dropped)} audit branches dropped, {len(self.attempts_removed)} unregistered Bronze "
+            f"attempts and {len(self.orphan_files_removed)} uncommitted data files removed"
+        )
+
+
+def recover(spark: SparkSession, settings: LakehouseSettings, report: Callable[[str], None] = lambda _: None) -> Recovery:
+    """Drop dead audit branches, unregistered Bronze attempts and orphan data files. Call only under the pipeline lock."""
+    found = Recovery()
+    silver_tables = [table_name(settings, entity.table) for entity in ENTITIES]
+    for table in silver_tables:
+        found.branches_dropped += _drop_audit_branches(spark, table.sql("spark"))
+    for source in SOURCE_DELIVERIES:
+        for attempt in bronze_tables.unregistered_attempts(spark, settings, source):
+            shutil.rmtree(attempt)
+            found.attempts_removed.append(attempt)
+    managed = [
+        *silver_tables,
+        table_name(settings, QUARANTINE_TABLE, SILVER),
+        table_name(settings, ingested_files.TABLE, bronze_tables.NAMESPACE),
+        *(table_name(settings, table, OPS) for table in OPS_TABLES),
+    ]
+    for table in managed:
+        found.orphan_files_removed += _remove_orphan_data_files(spark, table.sql("spark"))
+    report(f"recovered from a run that died: {found.summary()}")
+    return found
+
+
+def _drop_audit_branches(spark: SparkSession, table: str) -> list[str]:
+    if not spark.catalog.tableExists(table):
+        return []
+    refs = spark.sql(f"SELECT name FROM {table}.`refs` WHERE type = 'BRANCH'").collect()
+    dropped = [row["name"] for row in refs if row["name"].startswith(AUDIT_BRANCH_PREFIX)]
+    for branch in dropped:
+        spark.sql(f"ALTER TABLE {table} DROP BRANCH IF EXISTS {exp.to_identifier(branch, quoted=True).sql('spark')}")
+    return dropped
+
+
+def _remove_orphan_data_files(spark: SparkSession, table: str) -> list[Path]:
+    """Files under the table's `data/` folder that no snapshot of any branch or tag references."""
+    if not spark.catalog.tableExists(table):
+        return []
+    location = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where("col_name = 'Location'").collect()
+    if not location:
+        return []
+    data_dir = _local_path(location[0]["data_type"]) / "data"
+    if not data_dir.is_dir():
+        return []
+    referenced = {_local_path(row["file_path"]) for row in spark.table(f"{table}.`all_files`").select("file_path").collect()}
+    orphans = [path for path in data_dir.rglob("*") if path.is_file() and not path.is_symlink() and path not in referenced]
+    for path in orphans:
+        path.unlink()
+    return orphans
+
+
+def _local_path(uri: str) -> Path:
+    """`file:/a/b`, `file:///a/b` or `/a/b` -> Path('/a/b'). The warehouse is a local folder (see README)."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"crash recovery only cleans a local warehouse, not {uri}")
+    return Path(parsed.path)
