@@ -106,6 +106,8 @@ def test_overlapping_runs_one_wins_the_other_is_refused_in_one_line(tmp_path: Pa
         # The same day twice, half a second apart (the loser used to fail in Spark's _temporary
         # folder, or to delete files that the winner had registered).
         _overlap(home, _DAYS[0], _DAYS[0], apart=0.5)
+        # Six seconds apart: the first is in Spark by then (a replay now, so it adds nothing).
+        _overlap(home, _DAYS[0], _DAYS[0], apart=6.0)
         # Two days at once (the loser used to fail to fast-forward and leave audit branches):
         # one is refused, then run on its own.
         # Three seconds is ample for the first to take the lock, so the days still run in order.
