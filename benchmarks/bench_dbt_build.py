@@ -27,9 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from catalog.gold import GoldResult, build_gold  # noqa: E402
 from catalog.settings import load_settings  # noqa: E402
 from catalog.trino_connection import trino_connection  # noqa: E402
+from lakehouse.gold import GoldResult, build_gold  # noqa: E402
 
 KINDS = ("model", "test", "unit_test")
 SIZE_TABLES = ("silver.orders", "silver.events", "silver.sessions", "gold.fct_orders", "gold.customer_360")

@@ -220,7 +220,7 @@ def duckdb_connection(settings: LakehouseSettings):
 def ensure_gold(settings: LakehouseSettings, *, days: int, scale: float) -> str:
     """Start the stack; run the demo if this home has no Gold yet. Returns what was done."""
     from catalog import services
-    from catalog.demo import GOLD_MARTS, run_demo
+    from lakehouse.demo import GOLD_MARTS, run_demo
     from catalog.trino_connection import trino_connection
 
     services.up(settings)

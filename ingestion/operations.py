@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas wit
 
 OPS = "ops"
 # The one declaration of the ops tables. Spark creates and writes them (`spark_ddl`);
-# PyIceberg and Polars read them with these types (`catalog/report.py`). Columns added
+# PyIceberg and Polars read them with these types (`lakehouse/report.py`). Columns added
 # later go last: `record_run` adds a missing one to an existing table, at the end.
 _TIMESTAMP = pa.timestamp("us", tz="UTC")  # Spark's `timestamp`: Iceberg's timestamptz
 TABLES: dict[str, pa.Schema] = {

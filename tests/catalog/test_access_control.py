@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from trino.exceptions import TrinoUserError
 
-from catalog.round_trip import table_sql
 from catalog.trino_connection import trino_connection
+from lakehouse.round_trip import table_sql
 
 pytestmark = pytest.mark.integration
 

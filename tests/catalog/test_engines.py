@@ -17,8 +17,8 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import BooleanType, DateType, DecimalType, LongType, NestedField, StringType, TimestamptzType
 
 from catalog.iceberg_catalog import iceberg_catalog
-from catalog.round_trip import table_sql
 from catalog.trino_connection import trino_connection, trino_engine
+from lakehouse.round_trip import table_sql
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,10 @@ import requests
 import typer
 from py4j.protocol import Py4JJavaError
 
-from catalog import cli, faults
+from catalog import faults
 from catalog.errors import ConfigError, ServiceUnreachable
 from catalog.settings import LakehouseSettings, load_settings
+from lakehouse import cli
 from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT
 
 LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))

@@ -17,9 +17,9 @@ from trino.exceptions import TrinoUserError
 
 from catalog import services, trino_auth
 from catalog.errors import ConfigError
-from catalog.gold import build_gold
 from catalog.settings import LakehouseSettings, load_settings
 from catalog.trino_connection import trino_connection
+from lakehouse.gold import build_gold
 from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT, TEST_TRINO_PORT
 
 CATALOG_PORT = TEST_CATALOG_PORT + 200

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.gold import GoldResult, build_gold
+from lakehouse.gold import GoldResult, build_gold
 from tests.scenario import Scenario
 
 

@@ -13,10 +13,10 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from catalog.gold import DBT_PROJECT_DIR, GoldBuildError, build_gold
 from catalog.trino_connection import trino_connection
 from ingestion.silver.publish import table_name
 from ingestion.sources.report import LateKind
+from lakehouse.gold import DBT_PROJECT_DIR, GoldBuildError, build_gold
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,6 @@ import polars as pl
 import pytest
 import typer
 
-from catalog.cli import app
 from ingestion.lateness import (
     BUSINESS_TIME_COLUMNS,
     Gap,
@@ -19,6 +18,7 @@ from ingestion.lateness import (
     skipped_days,
 )
 from ingestion.silver.entities import ENTITIES, EVENTS, ORDERS
+from lakehouse.cli import app
 
 D = lambda day: dt.date(2026, 3, day)  # noqa: E731
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from catalog.cli import app
+from lakehouse.cli import app
 
 runner = CliRunner()
 

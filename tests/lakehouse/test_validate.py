@@ -13,11 +13,11 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from typer.testing import CliRunner
 
-from catalog import validate
-from catalog.cli import app
 from catalog.errors import ConfigError
 from catalog.settings import LakehouseSettings
 from ingestion.contracts.contract import SILVER_CONTRACTS, RunDates, load_contracts
+from lakehouse import validate
+from lakehouse.cli import app
 
 runner = CliRunner()
 CONTRACTS = load_contracts(SILVER_CONTRACTS)

@@ -1,10 +1,10 @@
-"""catalog.gold without services: the dbt command line and the one-line failure message."""
+"""lakehouse.gold without services: the dbt command line and the one-line failure message."""
 
 from __future__ import annotations
 
 import json
 
-from catalog.gold import DBT_PROJECT_DIR, GoldResult, NodeResult, _failure_line, dbt_args
+from lakehouse.gold import DBT_PROJECT_DIR, GoldResult, NodeResult, _failure_line, dbt_args
 
 
 def test_dbt_args_point_at_the_repo_project_and_the_rendered_profile(test_settings) -> None:

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog import services
-from catalog.gold import GoldResult, build_gold
-from catalog.round_trip import table_sql
 from catalog.run_lock import Lease, command_line, pipeline_lock
 from catalog.settings import LakehouseSettings
 from catalog.trino_connection import trino_connection
+from lakehouse.gold import GoldResult, build_gold
+from lakehouse.round_trip import table_sql
 
 Report = Callable[[str], None]
 GOLD_MARTS = (

@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from catalog import jvm_aot, services
-from catalog.demo import GOLD_MARTS
 from catalog.settings import load_settings
+from lakehouse.demo import GOLD_MARTS
 from tests.conftest import cache_without_aot
 
 pytestmark = pytest.mark.integration

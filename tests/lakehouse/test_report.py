@@ -21,8 +21,8 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from catalog.report import CHARTS, latest_records, quarantine_reasons, write_report
 from ingestion.operations import TABLES as OPS_TABLES
+from lakehouse.report import CHARTS, latest_records, quarantine_reasons, write_report
 
 D = lambda day: dt.date(2026, 3, day)  # noqa: E731
 T = lambda day, hour=0: dt.datetime(2026, 3, day, hour, tzinfo=dt.UTC)  # noqa: E731
@@ -328,7 +328,7 @@ def test_headless_chromium_draws_the_charts(ops_catalog, test_settings, tmp_path
 def test_cli_commands_fail_with_one_line_when_the_catalog_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from catalog.cli import app
+    from lakehouse.cli import app
 
     monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
     monkeypatch.setenv("LAKEHOUSE_CATALOG__PORT", "1")  # nothing listens there

@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog import engine_config, faults, round_trip, services
+from catalog import engine_config, faults, services
 from catalog.artifacts import TRINO_VERSION
 from catalog.errors import LakehouseError
 from catalog.settings import LakehouseSettings, load_settings
+from lakehouse import round_trip
 
 app = typer.Typer(help="A multi-engine lakehouse: Spark + Iceberg REST catalog + Trino + dbt.", no_args_is_help=True)
 config_app = typer.Typer(help="Render the engines' configuration from the settings.", no_args_is_help=True)
@@ -120,7 +121,7 @@ def demo(
     ] = 3,
 ) -> None:
     """Start the stack, generate sources, run Bronze and Silver (a catch-up, then day by day), build Gold with dbt."""
-    from catalog.demo import run_demo
+    from lakehouse.demo import run_demo
 
     settings = _settings()
     with console.status("starting services") as status:
@@ -321,7 +322,7 @@ def validate(
     max_age_hours: Annotated[float | None, typer.Option(min=0, help="Fail when the newest row is older than this.")] = None,
 ) -> None:
     """Check tables against their data contracts with PyIceberg + Polars; exit 1 on a failed error check."""
-    from catalog import validate as validation
+    from lakehouse import validate as validation
 
     results = validation.validate_tables(
         _settings(), tables or [], snapshot_id=snapshot, branch=branch, max_age_hours=max_age_hours
@@ -364,7 +365,7 @@ def report(
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("lakehouse-report.html"),
 ) -> None:
     """One self-contained HTML file: rows per layer, DQ trend, lateness, quarantine, schema changes, run times."""
-    from catalog.report import write_report
+    from lakehouse.report import write_report
 
     write_report(_settings(), out)
     console.print(f"report: {out.resolve()}")
