@@ -36,7 +36,7 @@ from catalog import services  # noqa: E402
 from catalog.settings import load_settings  # noqa: E402
 from catalog.spark_session import spark_session  # noqa: E402
 from ingestion.bronze import ingest_landing_day  # noqa: E402
-from ingestion.sources import generate_sources  # noqa: E402
+from ingestion.synthetic import generate_sources  # noqa: E402
 
 DAY = dt.date(2026, 1, 1)
 SOURCE = "warehouse_orders"

@@ -54,7 +54,7 @@ def run_days(settings: LakehouseSettings, *, days: int, scale: float, app_name: 
     """Generate `days` days, start a session, `run_day` each: start and per-day seconds, rows per day."""
     from catalog.spark_session import spark_session
     from ingestion.pipeline import run_day
-    from ingestion.sources import generate_sources
+    from ingestion.synthetic import generate_sources
 
     generate_sources(settings.landing_dir, START, days, scale=scale, seed=7)
     clock = time.monotonic()

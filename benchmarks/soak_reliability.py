@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ingestion.sources import generate_sources  # noqa: E402
+from ingestion.synthetic import generate_sources  # noqa: E402
 from tests.ingestion import run_safety as safety  # noqa: E402
 
 START = dt.date(2028, 1, 1)

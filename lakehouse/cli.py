@@ -191,12 +191,12 @@ def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
 def generate(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business day.")] = datetime(2026, 1, 1),
     days: Annotated[int, typer.Option(min=1, help="Number of days to generate.")] = 30,
-    scale: Annotated[float, typer.Option(min=0.01, help="1 = ~1,000 orders/day (see ingestion/sources/README.md).")] = 1.0,
+    scale: Annotated[float, typer.Option(min=0.01, help="1 = ~1,000 orders/day (see ingestion/synthetic/README.md).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Same arguments + seed = byte-identical files.")] = 42,
     out: Annotated[Path | None, typer.Option(help="Landing folder (default <home>/landing).")] = None,
 ) -> None:
     """Write deterministic source extracts, with duplicates, late data, drift and bad rows."""
-    from ingestion.sources import generate_sources
+    from ingestion.synthetic import generate_sources
 
     target = out or _settings().landing_dir
     with console.status(f"generating {days} days into {target}"):

@@ -87,7 +87,7 @@ def _run_demo(
     from ingestion.recovery import recover
     from ingestion.silver.entities import ENTITIES
     from ingestion.silver.publish import QUARANTINE_TABLE
-    from ingestion.sources import generate_sources
+    from ingestion.synthetic import generate_sources
 
     seconds: dict[str, float] = {}
     clock = time.monotonic()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from catalog.settings import LakehouseSettings
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
-from ingestion.sources import generate_sources
-from ingestion.sources.report import GenerationReport
+from ingestion.synthetic import generate_sources
+from ingestion.synthetic.report import GenerationReport
 
 # Apart from the dates other integration tests land in the shared session catalog
 # (Bronze tests use January): Silver reads Bronze by landing day.

@@ -1,5 +1,5 @@
 """What each source delivers: its landing format and the file names that are deliveries
-(see ingestion/sources/README.md, "Layout and formats").
+(see ingestion/synthetic/README.md, "Layout and formats").
 
 The registry also guards the source name: it becomes a directory, a table name and a
 state key, so only the names listed here are accepted.

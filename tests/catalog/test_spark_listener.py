@@ -32,7 +32,7 @@ from catalog import services
 from catalog.artifacts import OPENLINEAGE_SPARK_VERSION
 from catalog.settings import LakehouseSettings, load_settings
 from ingestion.silver.entities import ENTITIES
-from ingestion.sources import generate_sources
+from ingestion.synthetic import generate_sources
 from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CATALOG_PORT
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from catalog.trino_connection import trino_connection
 from ingestion.silver.publish import table_name
-from ingestion.sources.report import LateKind
+from ingestion.synthetic.report import LateKind
 from lakehouse.gold import DBT_PROJECT_DIR, GoldBuildError, build_gold
 
 pytestmark = pytest.mark.integration

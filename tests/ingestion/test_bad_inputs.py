@@ -30,7 +30,7 @@ from ingestion.bronze.landing import RefusedFile
 from ingestion.bronze.source_formats import LandingFormat, landing_format
 from ingestion.pipeline import DayResult, run_day
 from ingestion.silver.publish import QUARANTINE_TABLE, table_name
-from ingestion.sources import generate_sources
+from ingestion.synthetic import generate_sources
 from tests.conftest import REPO_ROOT, TEST_CATALOG_PORT, own_rest_catalog
 
 CORPUS = REPO_ROOT / "tests" / "data" / "bad_inputs"

@@ -21,7 +21,7 @@ from ingestion.pipeline import DayResult, run_day
 from ingestion.silver import fx, scd2
 from ingestion.silver.entities import ENTITIES
 from ingestion.silver.publish import table_name
-from ingestion.sources.report import LateKind
+from ingestion.synthetic.report import LateKind
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 from tests.scenario import DAYS, START, Scenario
 

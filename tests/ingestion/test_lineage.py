@@ -20,7 +20,7 @@ from ingestion.bronze.errors import BronzeError
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
 from ingestion.silver.entities import ENTITIES
-from ingestion.sources import generate_sources
+from ingestion.synthetic import generate_sources
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 
 pytestmark = pytest.mark.integration

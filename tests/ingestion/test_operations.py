@@ -58,7 +58,7 @@ def test_the_run_row_and_the_drift_are_recorded(silver_scenario: Scenario, stack
         stack, "SELECT table_name, column_name, old_type, new_type FROM iceberg.ops.schema_changes WHERE run_id = ?",
         [silver_scenario.run_id],
     )
-    # The generator adds coupon_code to orders from day 5 (ingestion/sources/README.md).
+    # The generator adds coupon_code to orders from day 5 (ingestion/synthetic/README.md).
     assert ["`iceberg`.`silver`.`orders`", "coupon_code", None, "string"] in changes
 
 

@@ -13,7 +13,7 @@ from ingestion.pipeline import run_day
 from ingestion.silver.batch import PreparedBatch
 from ingestion.silver.entities import ORDERS
 from ingestion.silver.publish import ContractViolation, publish_batch, table_name
-from ingestion.sources.report import LateKind
+from ingestion.synthetic.report import LateKind
 from tests.scenario import DAYS, START, Scenario
 
 pytestmark = pytest.mark.integration

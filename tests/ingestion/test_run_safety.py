@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.sources import generate_sources
+from ingestion.synthetic import generate_sources
 from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT
 from tests.ingestion import run_safety as safety
 

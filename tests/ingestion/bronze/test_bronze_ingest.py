@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from catalog.trino_connection import trino_connection
 from ingestion.bronze import BronzeBatch, ingest_landing_day
-from ingestion.sources import GenerationReport, generate_sources
+from ingestion.synthetic import GenerationReport, generate_sources
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,13 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ingestion.sources.people import COMPANIES, COUNTRIES, EMAIL_DOMAINS, email_for, random_person
-from ingestion.sources.report import MalformedKind
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import SECONDS_PER_DAY, at_second, iso_utc, random_moment
-from ingestion.sources.volumes import DailyVolumes
+from ingestion.synthetic.people import COMPANIES, COUNTRIES, EMAIL_DOMAINS, email_for, random_person
+from ingestion.synthetic.report import MalformedKind
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import SECONDS_PER_DAY, at_second, iso_utc, random_moment
+from ingestion.synthetic.volumes import DailyVolumes
 
 # CRM APIs page at 100 at most; 50 gives a normal day several pages, so duplicates
 # can straddle pages.

@@ -16,13 +16,13 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
-from ingestion.sources.problem_rates import ProblemRates
-from ingestion.sources.report import LateArrival, LateKind, MalformedKind
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import SECONDS_PER_DAY, at_second, iso_utc_millis
-from ingestion.sources.web_sessions import Session, random_uuid
+from ingestion.synthetic.problem_rates import ProblemRates
+from ingestion.synthetic.report import LateArrival, LateKind, MalformedKind
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import SECONDS_PER_DAY, at_second, iso_utc_millis
+from ingestion.synthetic.web_sessions import Session, random_uuid
 
 SOURCE = LandingSource(
     name="events",

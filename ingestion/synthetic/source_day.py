@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestion.sources.report import LateArrival, SchemaDrift
-from ingestion.sources.source_spec import Record
+from ingestion.synthetic.report import LateArrival, SchemaDrift
+from ingestion.synthetic.source_spec import Record
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,19 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ingestion.sources.people import (
+from ingestion.synthetic.people import (
     COUNTRIES,
     EMAIL_DOMAINS,
     LATIN1_FIRST_NAMES,
     email_for,
     random_person,
 )
-from ingestion.sources.report import MalformedKind
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import at_second, random_moment, sql_timestamp
-from ingestion.sources.volumes import DailyVolumes
+from ingestion.synthetic.report import MalformedKind
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import at_second, random_moment, sql_timestamp
+from ingestion.synthetic.volumes import DailyVolumes
 
 # Real customer ids count up from 1. These ranges sit far above them, and below 2**31
 # so the column stays a 32-bit int: malformed lines take spare ids, orphan orders take

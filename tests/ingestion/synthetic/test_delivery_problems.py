@@ -11,10 +11,10 @@ from collections import Counter
 
 import pytest
 
-from ingestion.sources.delivery_problems import Origin, deliver_with_problems
-from ingestion.sources.problem_rates import ProblemRates
-from ingestion.sources.report import MalformedKind, SourceDayReport
-from ingestion.sources.source_spec import LandingSource
+from ingestion.synthetic.delivery_problems import Origin, deliver_with_problems
+from ingestion.synthetic.problem_rates import ProblemRates
+from ingestion.synthetic.report import MalformedKind, SourceDayReport
+from ingestion.synthetic.source_spec import LandingSource
 from landing_zone import GeneratedRun, LandingZone
 
 # The rates README.md documents; written out here so that changing a default breaks a test.

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.sources import GenerationReport
+from ingestion.synthetic import GenerationReport
 
 # The shared run (conftest.scale_one_run): long enough for 6-day-late corrections of day 0-3 orders.
 RUN_START = dt.date(2026, 1, 1)

@@ -1,9 +1,9 @@
 """Deterministic landing-zone sources with documented, injected problems (see README.md)."""
 
-from ingestion.sources.generator import GenerationRequestError, generate_sources, plan_days
-from ingestion.sources.problem_rates import DEFAULT_PROBLEM_RATES, ProblemRates
-from ingestion.sources.report import GenerationReport, SourceDayReport
-from ingestion.sources.volumes import VOLUMES_AT_SCALE_1, DailyVolumes
+from ingestion.synthetic.generator import GenerationRequestError, generate_sources, plan_days
+from ingestion.synthetic.problem_rates import DEFAULT_PROBLEM_RATES, ProblemRates
+from ingestion.synthetic.report import GenerationReport, SourceDayReport
+from ingestion.synthetic.volumes import VOLUMES_AT_SCALE_1, DailyVolumes
 
 __all__ = [
     "DEFAULT_PROBLEM_RATES",

@@ -11,9 +11,9 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 
-from ingestion.sources.problem_rates import ProblemRates
-from ingestion.sources.report import SourceDayReport
-from ingestion.sources.volumes import DailyVolumes
+from ingestion.synthetic.problem_rates import ProblemRates
+from ingestion.synthetic.report import SourceDayReport
+from ingestion.synthetic.volumes import DailyVolumes
 
 MANIFEST_DIRECTORY = "_manifest"
 MANIFEST_VERSION = 1

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ingestion.sources.report import MalformedKind
+from ingestion.synthetic.report import MalformedKind
 
 Record = dict[str, object]
 

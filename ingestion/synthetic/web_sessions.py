@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ingestion.sources.report import MalformedKind
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import SECONDS_PER_DAY, at_second, sql_timestamp
-from ingestion.sources.volumes import DailyVolumes
+from ingestion.synthetic.report import MalformedKind
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import SECONDS_PER_DAY, at_second, sql_timestamp
+from ingestion.synthetic.volumes import DailyVolumes
 
 
 def random_uuid(rng: random.Random) -> str:

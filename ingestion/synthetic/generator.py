@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.errors import LakehouseError
-from ingestion.sources import (
+from ingestion.synthetic import (
     crm_contacts,
     crm_deals,
     event_stream,
@@ -23,11 +23,11 @@ from ingestion.sources import (
     warehouse_orders,
     web_sessions,
 )
-from ingestion.sources.delivery_problems import DeliveredRow, Origin, deliver_with_problems
-from ingestion.sources.landing_formats import LandingFile, LineLocation, encode_rows, lay_out_day
-from ingestion.sources.manifest import manifest_bytes, manifest_path
-from ingestion.sources.problem_rates import DEFAULT_PROBLEM_RATES, ProblemRates
-from ingestion.sources.report import (
+from ingestion.synthetic.delivery_problems import DeliveredRow, Origin, deliver_with_problems
+from ingestion.synthetic.landing_formats import LandingFile, LineLocation, encode_rows, lay_out_day
+from ingestion.synthetic.manifest import manifest_bytes, manifest_path
+from ingestion.synthetic.problem_rates import DEFAULT_PROBLEM_RATES, ProblemRates
+from ingestion.synthetic.report import (
     DuplicateKind,
     DuplicateRow,
     GenerationReport,
@@ -35,10 +35,10 @@ from ingestion.sources.report import (
     MalformedLine,
     SourceDayReport,
 )
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.volumes import VOLUMES_AT_SCALE_1, DailyVolumes
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.volumes import VOLUMES_AT_SCALE_1, DailyVolumes
 
 # The order sources appear in reports and manifests.
 SOURCES: tuple[LandingSource, ...] = (

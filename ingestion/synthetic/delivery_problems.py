@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
-from ingestion.sources.problem_rates import ProblemRates
-from ingestion.sources.report import MalformedKind
-from ingestion.sources.source_spec import LandingSource, Record
+from ingestion.synthetic.problem_rates import ProblemRates
+from ingestion.synthetic.report import MalformedKind
+from ingestion.synthetic.source_spec import LandingSource, Record
 
 
 class Origin(StrEnum):

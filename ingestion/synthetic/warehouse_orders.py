@@ -19,15 +19,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ingestion.sources.people import CITIES, LATIN1_CITIES
-from ingestion.sources.problem_rates import ProblemRates
-from ingestion.sources.report import LateArrival, LateKind, MalformedKind, SchemaDrift
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import SECONDS_PER_DAY, at_second, sql_timestamp
-from ingestion.sources.volumes import DailyVolumes
-from ingestion.sources.warehouse_customers import ORPHAN_CUSTOMER_ID_BASE, ORPHAN_CUSTOMER_ID_SPAN
+from ingestion.synthetic.people import CITIES, LATIN1_CITIES
+from ingestion.synthetic.problem_rates import ProblemRates
+from ingestion.synthetic.report import LateArrival, LateKind, MalformedKind, SchemaDrift
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import SECONDS_PER_DAY, at_second, sql_timestamp
+from ingestion.synthetic.volumes import DailyVolumes
+from ingestion.synthetic.warehouse_customers import ORPHAN_CUSTOMER_ID_BASE, ORPHAN_CUSTOMER_ID_SPAN
 
 # Real order ids count up from 1; spare ids for malformed lines sit far above, below 2**31.
 SPARE_ORDER_ID_BASE = 2_000_000_000

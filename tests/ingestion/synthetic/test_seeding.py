@@ -1,4 +1,4 @@
-from ingestion.sources.seeding import rng_for
+from ingestion.synthetic.seeding import rng_for
 
 # Pinned on purpose: changing how streams are derived silently changes every dataset
 # generated before, so it should take a deliberate edit here.

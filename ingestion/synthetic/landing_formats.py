@@ -15,9 +15,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingestion.sources.delivery_problems import DeliveredRow
-from ingestion.sources.report import MalformedKind
-from ingestion.sources.source_spec import LandingSource
+from ingestion.synthetic.delivery_problems import DeliveredRow
+from ingestion.synthetic.report import MalformedKind
+from ingestion.synthetic.source_spec import LandingSource
 
 # Compact and UTF-8; one encoder, since json.dumps with options builds a new one per call.
 _JSON_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))

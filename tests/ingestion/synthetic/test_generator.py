@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.sources import GenerationRequestError, generate_sources
+from ingestion.synthetic import GenerationRequestError, generate_sources
 
 from landing_zone import RUN_DAYS, RUN_START, GeneratedRun
 
@@ -34,7 +34,7 @@ def generate_in_subprocess(out_dir: Path, hash_seed: str, seed: int = 42) -> Non
     # on set or hash order would differ between the two.
     code = (
         "import datetime, pathlib, sys\n"
-        "from ingestion.sources import generate_sources\n"
+        "from ingestion.synthetic import generate_sources\n"
         f"generate_sources(pathlib.Path(sys.argv[1]), datetime.date(2026, 1, 1), 8, scale={SMALL_SCALE}, seed={seed})\n"
     )
     environment = {**os.environ, "PYTHONHASHSEED": hash_seed}

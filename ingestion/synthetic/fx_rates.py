@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from ingestion.sources.problem_rates import ProblemRates
-from ingestion.sources.report import LateArrival, LateKind
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import at_second, sql_timestamp
+from ingestion.synthetic.problem_rates import ProblemRates
+from ingestion.synthetic.report import LateArrival, LateKind
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import at_second, sql_timestamp
 
 SOURCE = LandingSource(
     name="fx_rates",

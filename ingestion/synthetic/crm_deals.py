@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 
-from ingestion.sources.crm_contacts import CRM_PAGE_SIZE
-from ingestion.sources.report import MalformedKind
-from ingestion.sources.seeding import rng_for
-from ingestion.sources.source_day import SourceDay
-from ingestion.sources.source_spec import LandingSource, Record
-from ingestion.sources.timestamps import iso_utc, random_moment
-from ingestion.sources.volumes import DailyVolumes
+from ingestion.synthetic.crm_contacts import CRM_PAGE_SIZE
+from ingestion.synthetic.report import MalformedKind
+from ingestion.synthetic.seeding import rng_for
+from ingestion.synthetic.source_day import SourceDay
+from ingestion.synthetic.source_spec import LandingSource, Record
+from ingestion.synthetic.timestamps import iso_utc, random_moment
+from ingestion.synthetic.volumes import DailyVolumes
 
 SOURCE = LandingSource(
     name="crm_deals",

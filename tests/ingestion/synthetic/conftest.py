@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.sources import generate_sources
+from ingestion.synthetic import generate_sources
 from landing_zone import RUN_DAYS, RUN_START, GeneratedRun, LandingZone
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.sources import ProblemRates, generate_sources
+from ingestion.synthetic import ProblemRates, generate_sources
 from landing_zone import RUN_DAYS, RUN_START, GeneratedRun, LandingZone, ParsedLine
 
 DOCUMENTED_ORPHAN_RATE = 0.01
