@@ -3,23 +3,32 @@
 `build_gold(settings)` renders the dbt profile from the settings, invokes dbt with
 `dbtRunner` and returns one `NodeResult` per model, test, unit test or seed. A run
 that fails raises `GoldBuildError` naming the first failing node.
+
+A build whose process was killed leaves its last statements running inside Trino (see
+`stop_leftover_dbt_queries`); each build stops them before it starts, so a rerun
+converges on the same Gold tables (`tests/gold/test_gold_crash.py`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trino.exceptions import TrinoQueryError
+
 from catalog.engine_config import DBT_PASSWORD_ENV, write_local_config
 from catalog.errors import LakehouseError
+from catalog.faults import translate
 from catalog.lineage import Lineage, dbt_artifacts, dbt_events
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import read_password
+from catalog.trino_connection import trino_connection
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 # Node statuses that fail a run; `warn` (a warn-severity test) and `skipped` do not.
@@ -29,6 +38,11 @@ _QUIET_FLAGS = ("--no-use-colors", "--no-send-anonymous-usage-stats", "--no-vers
 # requests prefers these to the CA file a dbt profile names (psf/requests#3829), so with
 # password auth they are hidden from dbt while it runs: the profile's `cert` must win.
 _CA_BUNDLE_ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# dbt-trino sends every statement with this `source` (dbt/adapters/trino/connections.py);
+# Trino shows it in `system.runtime.queries`.
+DBT_TRINO_SOURCE = "dbt-trino-%"
+# How long a killed statement may take to end (a commit in progress finishes first).
+LEFTOVER_QUERY_WAIT_SECONDS = 60.0
 
 
 class GoldBuildError(LakehouseError):
@@ -103,6 +117,13 @@ def build_gold(
     from dbt.cli.main import dbtRunner  # dbt's import takes seconds; only pay it when building
 
     write_local_config(settings)
+    try:
+        stop_leftover_dbt_queries(settings)  # also the check that Trino answers, before dbt's slow start
+    except Exception as exc:
+        known = translate(exc, settings)
+        if known is None:
+            raise
+        raise known from exc
     command = tuple(command)
     lineage = Lineage.from_settings(settings)
     # One run for the invocation; one child run per model it ran, from dbt's artifacts.
@@ -118,6 +139,54 @@ def build_gold(
         if not result.success:
             raise GoldBuildError(_failure_line(result, outcome.exception), details=_failure_details(result))
     return result
+
+
+def stop_leftover_dbt_queries(settings: LakehouseSettings) -> list[str]:
+    """Kill the dbt statements still running in Trino and wait until they end; their query ids.
+
+    Trino runs a statement until its client has not polled for `query.client.timeout` (5 min
+    by default), so after a SIGKILL the dead build's INSERT into `<model>__dbt_tmp` or its
+    MERGE goes on, and the next build would race it on the same relations. Every dbt
+    statement still running when a build starts belongs to a build that died or to one that
+    would race this one (two dbt builds of one Gold schema share the `__dbt_tmp` and
+    `__dbt_backup` names), so all are killed. A killed write leaves no files: Trino deletes
+    what an aborted write wrote, and dbt drops the `__dbt_tmp` relations it finds.
+    """
+    connection = trino_connection(settings)
+    # One attempt: the client's default retries a refused connection for seconds before
+    # `translate` can name Trino.
+    connection.max_attempts = 1
+    cursor = connection.cursor()
+    unfinished = (
+        f"SELECT query_id FROM system.runtime.queries WHERE user = {_literal(settings.trino.user)} "
+        f"AND source LIKE {_literal(DBT_TRINO_SOURCE)} AND state NOT IN ('FINISHED', 'FAILED')"
+    )
+    leftover = [row[0] for row in _fetch(cursor, unfinished)]
+    reason = _literal("killed by the next Gold build: the dbt build that ran it has died")
+    for query_id in leftover:
+        try:
+            _fetch(cursor, f"CALL system.runtime.kill_query(query_id => {_literal(query_id)}, message => {reason})")
+        except TrinoQueryError as exc:  # it ended between the two statements
+            if "not running" not in str(exc).lower():
+                raise
+    deadline = time.monotonic() + LEFTOVER_QUERY_WAIT_SECONDS
+    while leftover and (running := {row[0] for row in _fetch(cursor, unfinished)} & set(leftover)):
+        if time.monotonic() > deadline:
+            raise GoldBuildError(
+                f"dbt statements of an earlier Gold build still run in Trino after {LEFTOVER_QUERY_WAIT_SECONDS:.0f} s "
+                f"({', '.join(sorted(running))}): wait for them, or restart Trino (`lakehouse down`, `lakehouse up`)"
+            )
+        time.sleep(0.5)
+    return leftover
+
+
+def _fetch(cursor: Any, sql: str) -> list[Any]:
+    cursor.execute(sql)
+    return cursor.fetchall()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 @contextmanager

@@ -162,7 +162,8 @@ def publish_batch(
             if errors:
                 first = errors[0]
                 raise ContractViolation(
-                    f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged"
+                    f"{target_sql} failed {first.check}: {first.count} rows ({first.detail}); main is unchanged "
+                    f"(run date {run_date}): fix the source or the contract, then run the day again"
                 )
             _fast_forward(spark, settings, entity.table, branch)
         except BaseException:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,12 +136,13 @@ def _lineage_event_seen(path: Path, offset: int, job: str, event: str) -> bool:
 # --- what the warehouse holds ---------------------------------------------------------
 
 
-def content_checksums(settings: LakehouseSettings) -> dict[str, str]:
-    """Per Bronze and Silver table: a digest of its rows, in any order, without the volatile columns."""
+def content_checksums(settings: LakehouseSettings, namespaces: Sequence[str] = CHECKED_NAMESPACES) -> dict[str, str]:
+    """Per table of `namespaces` (Bronze and Silver unless told): a digest of its rows, in any
+    order, without the volatile columns."""
     catalog = iceberg_catalog(settings)
     home = str(settings.home)
     digests = {}
-    for namespace in CHECKED_NAMESPACES:
+    for namespace in namespaces:
         for identifier in catalog.list_tables(namespace):
             frame = catalog.load_table(identifier).scan().to_polars()
             frame = frame.drop([name for name in frame.columns if name in VOLATILE_COLUMNS])
@@ -165,10 +166,25 @@ def branches_other_than_main(settings: LakehouseSettings) -> dict[str, list[str]
 
 def unreferenced_data_files(settings: LakehouseSettings) -> list[Path]:
     """Data files under a table's `data/` folder, and Bronze attempt folders, that no snapshot references."""
+    on_disk, referenced = _table_data_files(settings, (*CHECKED_NAMESPACES, "ops"))
+    bronze = settings.bronze_dir
+    if bronze.is_dir():
+        on_disk |= {p for p in bronze.rglob("*.parquet") if p.is_file()}
+    return sorted(on_disk - referenced)
+
+
+def unreferenced_table_files(settings: LakehouseSettings, namespaces: Sequence[str]) -> list[Path]:
+    """Data files under the `data/` folder of a table in `namespaces` that no snapshot references."""
+    on_disk, referenced = _table_data_files(settings, namespaces)
+    return sorted(on_disk - referenced)
+
+
+def _table_data_files(settings: LakehouseSettings, namespaces: Sequence[str]) -> tuple[set[Path], set[Path]]:
+    """(files under the tables' `data/` folders, files their snapshots reference)."""
     catalog = iceberg_catalog(settings)
     referenced: set[Path] = set()
     on_disk: set[Path] = set()
-    for namespace in (*CHECKED_NAMESPACES, "ops"):
+    for namespace in namespaces:
         if (namespace,) not in catalog.list_namespaces():
             continue
         for identifier in catalog.list_tables(namespace):
@@ -180,10 +196,7 @@ def unreferenced_data_files(settings: LakehouseSettings) -> list[Path]:
             data_dir = _path(table.metadata.location) / "data"
             if data_dir.is_dir():
                 on_disk |= {p for p in data_dir.rglob("*") if p.is_file() and not p.name.endswith(".crc")}
-    bronze = settings.bronze_dir
-    if bronze.is_dir():
-        on_disk |= {p for p in bronze.rglob("*.parquet") if p.is_file()}
-    return sorted(on_disk - referenced)
+    return on_disk, referenced
 
 
 def bronze_attempt_folders(settings: LakehouseSettings) -> list[Path]:
