@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from catalog.errors import ServiceUnreachable
-from catalog.gold import DBT_TRINO_SOURCE, build_gold
+from lakehouse.gold import DBT_TRINO_SOURCE, build_gold
 from catalog.settings import LakehouseSettings, load_settings
 from catalog.trino_connection import trino_connection
 from tests.ingestion import run_safety as safety
@@ -52,7 +52,7 @@ def _start_build(settings: LakehouseSettings, tmp_path: Path, **options: object)
     pickled = tmp_path / "build.pickle"
     pickled.write_bytes(pickle.dumps((settings, options)))
     code = (
-        "import pickle, sys; from catalog.gold import build_gold; "
+        "import pickle, sys; from lakehouse.gold import build_gold; "
         "settings, options = pickle.loads(open(sys.argv[1], 'rb').read()); build_gold(settings, **options)"
     )
     with (tmp_path / "killed-build.log").open("w") as log:  # dbt's output; a pipe nobody reads could fill up
