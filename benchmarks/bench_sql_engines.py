@@ -220,7 +220,8 @@ def duckdb_connection(settings: LakehouseSettings):
 def ensure_gold(settings: LakehouseSettings, *, days: int, scale: float) -> str:
     """Start the stack; run the demo if this home has no Gold yet. Returns what was done."""
     from catalog import services
-    from lakehouse.demo import GOLD_MARTS, run_demo
+    from lakehouse.demo import run_demo
+    from lakehouse.gold import gold_marts
     from catalog.trino_connection import trino_connection
 
     services.up(settings)
@@ -232,7 +233,7 @@ def ensure_gold(settings: LakehouseSettings, *, days: int, scale: float) -> str:
         if "gold" in schemas:
             cursor.execute("SHOW TABLES FROM gold")
             tables = {row[0] for row in cursor.fetchall()}
-    if set(GOLD_MARTS) <= tables:
+    if set(gold_marts()) <= tables:
         return "reused"
     started = time.monotonic()
     summary = run_demo(settings, start=DEMO_START, days=days, scale=scale, seed=DEMO_SEED, report=print)

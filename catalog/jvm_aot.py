@@ -20,29 +20,24 @@ would otherwise never be replaced.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from catalog.artifacts import TRINO_VERSION
+from catalog.java import AOT_CACHE_JAVA, java_major, java_version
 
-MIN_JAVA_MAJOR = 25  # -XX:AOTCacheOutput (one-step training) arrived in Java 25
 CACHE_FOLDER = "trino-aot"
 _RECORDING_SUFFIX = ".recording"
 _OUTPUT_OPTION = "-XX:AOTCacheOutput="
-_JAVA_VERSION = re.compile(r'^JAVA_VERSION="([^"]+)"', re.MULTILINE)
 
 
 def cache_file(cache_dir: Path, java_home: Path) -> Path | None:
     """Where the cache for this Trino on this JDK lives; None if the JDK cannot use one."""
-    try:
-        match = _JAVA_VERSION.search((java_home / "release").read_text())
-    except OSError:
+    version, major = java_version(java_home), java_major(java_home)
+    if version is None or major is None or major not in AOT_CACHE_JAVA:
         return None
-    if match is None or int(match.group(1).split(".")[0]) < MIN_JAVA_MAJOR:
-        return None
-    return cache_dir / CACHE_FOLDER / f"trino-{TRINO_VERSION}-java-{match.group(1)}.aot"
+    return cache_dir / CACHE_FOLDER / f"trino-{TRINO_VERSION}-java-{version}.aot"
 
 
 def launcher_options(cache_dir: Path, java_home: Path, *, record: bool = False) -> list[str]:

@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from catalog import artifacts, engine_config, jvm_aot, trino_auth
 from catalog.errors import ConfigError, ServiceError
+from catalog.java import REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
 
 Report = Callable[[str], None]
@@ -48,7 +49,7 @@ class Service:
     health_url: str
     is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
     java_home: Path
-    java_major: int  # minimum major version
+    java: JavaRange  # the Java versions it runs on
     java_setting: str
     cache_folder: Callable[[Path], Path]  # cache dir -> this service's artifact folder
     fetch: Callable[[Path], Path]  # downloads into the cache, returns the install folder
@@ -90,7 +91,7 @@ def _rest_catalog(settings: LakehouseSettings) -> Service:
         health_url=f"{catalog.uri}/v1/config",
         is_healthy=lambda body: b"endpoints" in body or b"defaults" in body,
         java_home=settings.java.jdk17_home,
-        java_major=17,
+        java=REST_CATALOG_JAVA,
         java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
         cache_folder=artifacts.rest_catalog_dir,
         fetch=artifacts.ensure_rest_catalog,
@@ -140,7 +141,7 @@ def _trino(settings: LakehouseSettings) -> Service:
             url, _readiness_probe_sql(settings.catalog.name), headers=_trino_probe_headers(settings), context=_ssl_context(ca_file)
         ),
         java_home=settings.java.jdk25_home,
-        java_major=24,
+        java=TRINO_JAVA,
         java_setting="LAKEHOUSE_JAVA__JDK25_HOME",
         cache_folder=artifacts.trino_dir,
         fetch=artifacts.ensure_trino,
@@ -462,33 +463,8 @@ def _log_tail(path: Path) -> str:
 
 # --- Preflight ---------------------------------------------------------------
 
-_RELEASE_VERSION = re.compile(r'^JAVA_VERSION="(\d+)', re.MULTILINE)
-
-
-def java_major_version(java_home: Path) -> int | None:
-    """The JDK's major version from its `release` file, or None if it is not a JDK."""
-    try:
-        match = _RELEASE_VERSION.search((java_home / "release").read_text())
-    except OSError:
-        return None
-    return int(match.group(1)) if match else None
-
-
 def _check_java(service: Service) -> None:
-    major = java_major_version(service.java_home)
-    if major is None or not (service.java_home / "bin" / "java").is_file():
-        raise ConfigError(
-            f"{service.name} needs Java {service.java_major}+ but there is no JDK at {service.java_home}: "
-            f"install one (ls /usr/lib/jvm) and set {service.java_setting}"
-        )
-    # The REST catalog is pinned to 17..22: Hadoop's FileSystem breaks on 23+.
-    too_new = service.java_major == 17 and major >= 23
-    if major < service.java_major or too_new:
-        wanted = "17 to 22" if service.java_major == 17 else f"{service.java_major}+"
-        raise ConfigError(
-            f"{service.name} needs Java {wanted} but {service.java_home} is Java {major}: "
-            f"set {service.java_setting} to a matching JDK (ls /usr/lib/jvm)"
-        )
+    require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)
 
 
 def _check_port_free(service: Service) -> None:

@@ -113,9 +113,8 @@ class SparkSettings(_Section):
     # 200 (Spark's default) means 200 tiny tasks per shuffle on two cores.
     shuffle_partitions: int = 4
     # Generated code (whole-stage and expression codegen). Off: a day is hundreds of small
-    # queries over small batches, where compiling each plan's code costs more CPU than it
-    # saves (4 days at scale 0.1 took 583 s with it, 308 s without; benchmarks/RESULTS.md).
-    # Turn it on for large batches.
+    # queries over small batches, where compiling each plan costs more CPU than it saves
+    # (measured in benchmarks/RESULTS.md). Turn it on for large batches.
     codegen: bool = False
     # Free-form additions, applied last (e.g. {"spark.sql.adaptive.enabled": "false"}).
     extra_conf: dict[str, str] = Field(default_factory=dict)
@@ -132,7 +131,7 @@ class PipelineSettings(_Section):
     late_share_warning: float = Field(default=0.05, ge=0, le=1)
     # Jobs of a day that may run at once (ingestion/job_graph.py), in dependency order.
     # 2 on 2 cores: one job alone leaves a core idle while it waits on the catalog and the
-    # driver; two at once cut the demo's pipeline from 292-301 s to 235 s (README).
+    # driver (measured in benchmarks/RESULTS.md).
     parallel_jobs: int = Field(default=2, ge=1)
 
     def window_for(self, table: str) -> int:
@@ -140,9 +139,8 @@ class PipelineSettings(_Section):
 
 
 class GoldSettings(_Section):
-    # dbt threads: models and tests at once. With Trino warm, 4 beat 2 on 2 cores (a repeat
-    # `dbt build` 19.0 s against 20.5 s); in the demo, where Trino is cold, 4 were slower
-    # (50 and 53 s against 38 s), so 2 (benchmarks/RESULTS.md).
+    # dbt threads: models and tests at once. 2 on 2 cores: more only pay off once Trino is
+    # warm, and the demo's Trino is cold (measured in benchmarks/RESULTS.md).
     threads: int = Field(default=2, ge=1)
 
 

@@ -7,8 +7,7 @@ import os
 from pyspark.sql import SparkSession
 
 from catalog import engine_config
-from catalog.services import java_major_version
-from catalog.errors import ConfigError
+from catalog.java import SPARK_JAVA, require_java
 from catalog.settings import LakehouseSettings
 
 
@@ -19,12 +18,7 @@ def spark_session(settings: LakehouseSettings, app_name: str = "lakehouse") -> S
     Spark's Ivy into the artifact cache on first use.
     """
     jdk = settings.java.jdk17_home
-    major = java_major_version(jdk)
-    if major is None or not 17 <= major <= 22:
-        raise ConfigError(
-            f"Spark 4.1 needs Java 17 to 22 but {jdk} is {'not a JDK' if major is None else f'Java {major}'}: "
-            "set LAKEHOUSE_JAVA__JDK17_HOME (ls /usr/lib/jvm)"
-        )
+    require_java(jdk, SPARK_JAVA, who="Spark 4.1", setting="LAKEHOUSE_JAVA__JDK17_HOME")
     # PySpark launches its JVM with $JAVA_HOME; a shell's Java 25 would not do.
     os.environ["JAVA_HOME"] = str(jdk)
     conf = engine_config.spark_conf(

@@ -20,14 +20,10 @@ from catalog import services
 from catalog.run_lock import Lease, command_line, pipeline_lock
 from catalog.settings import LakehouseSettings
 from catalog.trino_connection import trino_connection
-from lakehouse.gold import GoldResult, build_gold
+from lakehouse.gold import GoldResult, build_gold, gold_marts
 from lakehouse.round_trip import table_sql
 
 Report = Callable[[str], None]
-GOLD_MARTS = (
-    "dim_customers", "dim_date", "fct_orders", "fct_daily_revenue",
-    "fct_customer_engagement", "fct_crm_pipeline_funnel", "customer_360",
-)
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,7 @@ def _run_demo(
         lines_landed=sum(entry.rows_written for entry in generated.entries),
         bronze_rows=sum(b.rows_written for r in results for b in r.bronze),
         silver_rows=_row_counts(settings, "silver", (*(entity.table for entity in ENTITIES), QUARANTINE_TABLE)),
-        gold_rows=_row_counts(settings, "gold", GOLD_MARTS),
+        gold_rows=_row_counts(settings, "gold", gold_marts()),
         late_corrections_delivered=sum(len(entry.late_arrivals) for entry in generated.entries),
         late_rows_beyond_window=sum(c.late_rows for r in results for c in r.silver),
         rows_quarantined=sum(c.rows_quarantined for r in results for c in r.silver),

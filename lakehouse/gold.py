@@ -254,3 +254,8 @@ def _failure_details(result: GoldResult) -> str:
 def _first_line(text: str | None) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[0] if lines else "no message"
+
+
+def gold_marts(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
+    """The marts the dbt project defines (one model per `.sql` file under models/marts), sorted."""
+    return tuple(sorted(model.stem for model in (project_dir / "models" / "marts").glob("*.sql")))

@@ -19,7 +19,7 @@ import pytest
 
 from catalog import jvm_aot, services
 from catalog.settings import load_settings
-from lakehouse.demo import GOLD_MARTS
+from lakehouse.gold import gold_marts
 from tests.conftest import cache_without_aot
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def test_demo_builds_every_layer_with_trino_booting_behind_spark(tmp_path: Path)
     assert "Demo: 3 days, 2026-01-01 to 2026-01-03" in output
     landed = _count(r"landing\s*│\s*7 sources\s*│\s*([\d,]+) lines", output)
     assert landed > 0 and _count(r"([\d,]+) rows written this run", output) == landed
-    for mart in GOLD_MARTS:
+    for mart in gold_marts():
         assert _count(rf"iceberg\.gold\.{mart}\s*│\s*([\d,]+)", output) > 0, mart
     passed, tests = (int(n) for n in re.search(r"dbt tests (\d+)/(\d+) passed", output).groups())  # type: ignore[union-attr]
     assert tests > 0 and passed == tests

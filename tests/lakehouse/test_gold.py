@@ -42,3 +42,14 @@ def test_failure_line_without_nodes_gives_dbt_s_reason() -> None:
     result = GoldResult(command=("build",), success=False, nodes=(), elapsed=0.0)
     line = _failure_line(result, RuntimeError("Could not find profile named 'lakehouse'\nmore"))
     assert line == "dbt build failed before building any node: Could not find profile named 'lakehouse'"
+
+
+def test_gold_marts_are_the_models_under_marts_each_with_a_contract() -> None:
+    import yaml
+
+    from lakehouse.gold import gold_marts
+
+    marts = gold_marts()
+    declared = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml").read_text())["models"]
+    assert "fct_daily_revenue" in marts and "customer_360" in marts
+    assert sorted(model["name"] for model in declared) == list(marts)
