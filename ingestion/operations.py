@@ -32,6 +32,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from catalog.lineage import Lineage, run_uuid
+from catalog.naming import OPS, TableName, namespace_sql
 from catalog.settings import LakehouseSettings
 
 if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas without Spark
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas wit
     from ingestion.pipeline import DayResult
     from ingestion.silver.publish import SchemaChange
 
-OPS = "ops"
 # The one declaration of the ops tables. Spark creates and writes them (`spark_ddl`);
 # PyIceberg and Polars read them with these types (`lakehouse/report.py`). Columns added
 # later go last: `record_run` adds a missing one to an existing table, at the end.
@@ -73,10 +73,6 @@ RUNNING, SUCCEEDED, FAILED, KILLED = "running", "succeeded", "failed", "killed"
 def spark_ddl(table: str) -> str:
     """`name type, ...` of an ops table, for Spark's CREATE TABLE and createDataFrame."""
     return ", ".join(f"{field.name} {_SPARK_TYPES[field.type]}" for field in TABLES[table])
-
-
-def ops_table(settings: LakehouseSettings, table: str) -> str:
-    return exp.table_(table, db=OPS, catalog=settings.catalog.name, quoted=True).sql("spark")
 
 
 class RunRecorder:
@@ -112,13 +108,13 @@ class RunRecorder:
         )
 
     def _append(self, table: str, rows: list[tuple]) -> None:
-        self.spark.createDataFrame(rows, spark_ddl(table)).writeTo(ops_table(self.settings, table)).append()
+        self.spark.createDataFrame(rows, spark_ddl(table)).writeTo(TableName(OPS, table).sql(self.settings)).append()
 
     def _mark_dead_runs(self) -> None:
         """Every other run still `running` died before recording its end: mark it `killed`."""
         error = f"the process died before recording an end (found by run {self.run_id})"
         self.spark.sql(
-            f"UPDATE {ops_table(self.settings, 'runs')} SET status = {exp.Literal.string(KILLED).sql('spark')}, "
+            f"UPDATE {TableName(OPS, 'runs').sql(self.settings)} SET status = {exp.Literal.string(KILLED).sql('spark')}, "
             f"error = {exp.Literal.string(error).sql('spark')} "
             f"WHERE status = {exp.Literal.string(RUNNING).sql('spark')} AND run_id <> {exp.Literal.string(self.run_id).sql('spark')}"
         )
@@ -132,15 +128,15 @@ class RunRecorder:
         }
         updates = ", ".join(f"{column} = {value.sql('spark')}" for column, value in assignments.items())
         self.spark.sql(
-            f"UPDATE {ops_table(self.settings, 'runs')} SET {updates} WHERE run_id = {exp.Literal.string(self.run_id).sql('spark')}"
+            f"UPDATE {TableName(OPS, 'runs').sql(self.settings)} SET {updates} WHERE run_id = {exp.Literal.string(self.run_id).sql('spark')}"
         )
 
 
 def ensure_ops_tables(spark: SparkSession, settings: LakehouseSettings) -> None:
     """Create the ops namespace and tables if missing; add the columns an older table lacks (null in its old rows)."""
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {exp.table_(OPS, db=settings.catalog.name, quoted=True).sql('spark')}")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, OPS)}")
     for table, schema in TABLES.items():
-        target = ops_table(settings, table)
+        target = TableName(OPS, table).sql(settings)
         spark.sql(f"CREATE TABLE IF NOT EXISTS {target} ({spark_ddl(table)}) USING iceberg")
         present = set(spark.table(target).columns)
         for field in schema:

@@ -23,12 +23,10 @@ import plotly.graph_objects as go
 import polars as pl
 from pyiceberg.catalog import Catalog
 
+from catalog.naming import OPS, QUARANTINE, TableName
 from catalog.settings import LakehouseSettings
-from ingestion.lateness import OPS, LatenessProfile, LatenessReport, lateness_report, scan_table
+from ingestion.lateness import LatenessProfile, LatenessReport, lateness_report, scan_table
 from ingestion.operations import TABLES as OPS_TABLES
-
-QUARANTINE = "silver.quarantine"
-
 
 
 def _polars_schema(table: str) -> dict[str, pl.DataType]:
@@ -77,9 +75,9 @@ def load_report_data(settings: LakehouseSettings, catalog: Catalog | None = None
 
         catalog = iceberg_catalog(settings)  # one that does not answer: one line from the CLI (catalog/faults.py)
     return ReportData(
-        stage_metrics=_read(catalog, f"{OPS}.stage_metrics", STAGE_METRICS),
-        runs=_read(catalog, f"{OPS}.runs", RUNS),
-        schema_changes=_read(catalog, f"{OPS}.schema_changes", SCHEMA_CHANGES),
+        stage_metrics=_read(catalog, TableName(OPS, "stage_metrics"), STAGE_METRICS),
+        runs=_read(catalog, TableName(OPS, "runs"), RUNS),
+        schema_changes=_read(catalog, TableName(OPS, "schema_changes"), SCHEMA_CHANGES),
         quarantine=quarantine_reasons(_read(catalog, QUARANTINE, QUARANTINED)),
         lateness=lateness_report(settings, catalog),
         window_days=settings.pipeline.window_days,
@@ -95,9 +93,9 @@ def write_report(settings: LakehouseSettings, out: Path, catalog: Catalog | None
     return data
 
 
-def _read(catalog: Catalog, identifier: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read(catalog: Catalog, name: TableName, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """The table's `schema` columns; one it does not have yet (an ops table from before it was added) reads as null."""
-    frame = scan_table(catalog, identifier)
+    frame = scan_table(catalog, name)
     if frame is None:
         return pl.DataFrame(schema=schema)
     present = set(frame.collect_schema().names())
