@@ -107,16 +107,14 @@ def _read(catalog: Catalog, name: TableName, schema: dict[str, pl.DataType]) -> 
 
 
 def latest_records(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Per (day, stage, table): the latest record that read rows, else the latest one; with a short table label."""
+    """Per (day, stage, table): the latest record that read rows, else the latest one; labelled by its table."""
     return (
         metrics.with_columns((pl.col("rows_read") > 0).alias("_read_rows"))
         .sort(["_read_rows", "recorded_at"])
         .group_by(["day", "stage", "table_name"])
         .last()
         .drop("_read_rows")
-        .with_columns(
-            (pl.col("stage") + "." + pl.col("table_name").str.replace_all("`", "").str.split(".").list.last()).alias("label")
-        )
+        .with_columns(pl.col("table_name").alias("label"))
         .sort(["day", "stage", "table_name"])
     )
 
@@ -215,7 +213,7 @@ def schema_change_table(data: ReportData) -> go.Figure | None:
     changes = data.schema_changes.sort(["day", "table_name", "column_name"])
     if changes.is_empty():
         return None
-    tables = changes["table_name"].str.replace_all("`", "").to_list()
+    tables = changes["table_name"].to_list()
     kinds = [f"added {new}" if old is None else f"{old} -> {new}" for old, new in changes.select("old_type", "new_type").iter_rows()]
     figure = go.Figure(
         go.Table(

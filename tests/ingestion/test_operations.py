@@ -60,7 +60,7 @@ def test_the_run_row_and_the_drift_are_recorded(silver_scenario: Scenario, stack
         [silver_scenario.run_id],
     )
     # The generator adds coupon_code to orders from day 5 (ingestion/synthetic/README.md).
-    assert ["`iceberg`.`silver`.`orders`", "coupon_code", None, "string"] in changes
+    assert ["silver.orders", "coupon_code", None, "string"] in changes
 
 
 def test_a_failed_run_is_recorded_with_its_error(silver_scenario: Scenario, stack, spark) -> None:
@@ -110,8 +110,11 @@ def own_ops(spark, tmp_path_factory: pytest.TempPathFactory):
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, OPS)}")
         spark.sql(f"CREATE TABLE {TableName(OPS, 'stage_metrics').sql(settings)} ({OLD_STAGE_METRICS}) USING iceberg")
         recorded = dt.datetime(2026, 4, 30, tzinfo=dt.UTC)
+        # Table names as they were recorded then: the bare source for Bronze, the quoted Spark name for Silver.
         spark.createDataFrame(
-            [("old", D(30), "bronze", "warehouse_orders", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded)], OLD_STAGE_METRICS
+            [("old", D(30), "bronze", "warehouse_orders", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded),
+             ("old", D(30), "silver", f"`{CATALOG}`.`silver`.`orders`", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded)],
+            OLD_STAGE_METRICS,
         ).writeTo(TableName(OPS, "stage_metrics").sql(settings)).append()
         yield settings
 
@@ -144,7 +147,7 @@ def test_a_killed_run_stays_running_with_its_schema_change_until_the_next_run_ma
     # The column it added is on record, though the run never reached the end of a day.
     assert _rows(
         spark, f"SELECT table_name, column_name, old_type, new_type FROM {TableName(OPS, 'schema_changes').sql(settings)} WHERE run_id = '{run_id}'"
-    ) == [(f"{CATALOG}.probe.t", "b", None, "string")]
+    ) == [("probe.t", "b", None, "string")]
 
     with record_run(spark, settings, "next", D(3), D(3)) as ops:
         assert _rows(spark, f"SELECT status FROM {runs} WHERE run_id = '{ops.run_id}'") == [("running",)]
@@ -167,5 +170,8 @@ def test_a_catch_up_batch_records_its_first_day_and_leaves_no_gap(own_ops, spark
     ) == [(D(1), D(27)), (None, D(28))]
     [(days_done,)] = _rows(spark, f"SELECT days_done FROM {TableName(OPS, 'runs').sql(settings)} WHERE run_id = '{ops.run_id}'")
     assert days_done == 28
+    # One form of table name in every row, those recorded before it was the form included.
+    names = f"SELECT DISTINCT stage, table_name FROM {TableName(OPS, 'stage_metrics').sql(settings)} ORDER BY stage"
+    assert _rows(spark, names) == [("bronze", "bronze.warehouse_orders"), ("silver", "silver.orders")]
     # Days 1-27 were done by the catch-up batch; the row from before first_day (day 30) is one day; 29 was skipped.
     assert lateness_report(settings).gaps == [Gap(D(29), D(29))]
