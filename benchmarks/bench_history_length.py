@@ -33,12 +33,13 @@ from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from catalog import services  # noqa: E402
+from catalog.naming import SILVER, TableName, namespace_sql  # noqa: E402
 from catalog.settings import load_settings  # noqa: E402
 from catalog.spark_session import spark_session  # noqa: E402
 from ingestion.contracts.contract import load_contracts  # noqa: E402
 from ingestion.silver.batch import prepare_batch  # noqa: E402
 from ingestion.silver.entities import CUSTOMERS, FX_RATES, ORDERS  # noqa: E402
-from ingestion.silver.publish import ensure_tables, publish_batch, table_name  # noqa: E402
+from ingestion.silver.publish import ensure_tables, publish_batch  # noqa: E402
 
 RUN_DATE = dt.date(2026, 12, 31)
 CUSTOMER_COUNT = 1000
@@ -113,9 +114,9 @@ def bronze_day(spark, days: int, rows_per_day: int) -> DataFrame:
 
 def build_silver(spark, settings, contracts, days: int, rows_per_day: int) -> None:
     for entity in (ORDERS, CUSTOMERS, FX_RATES):
-        spark.sql(f"DROP TABLE IF EXISTS {table_name(settings, entity.table).sql('spark')}")
+        spark.sql(f"DROP TABLE IF EXISTS {TableName(SILVER, entity.table).sql(settings)}")
     ensure_tables(spark, settings, (FX_RATES, CUSTOMERS, ORDERS), contracts)
-    target = table_name(settings, "orders").sql("spark")
+    target = TableName(SILVER, "orders").sql(settings)
     # One file per day, as a daily pipeline leaves it.
     silver_orders(spark, days, rows_per_day).repartition("order_date").sortWithinPartitions("order_id").writeTo(target).append()
     spark.range(1, CUSTOMER_COUNT + 1).select(
@@ -123,18 +124,18 @@ def build_silver(spark, settings, contracts, days: int, rows_per_day: int) -> No
         F.lit("US").alias("country"), F.lit("smb").alias("segment"),
         F.lit(dt.datetime(2020, 1, 1)).alias("valid_from"), F.lit(None).cast("timestamp").alias("valid_to"),
         F.lit(True).alias("is_current"), F.lit("history").alias("_batch_id"),
-    ).writeTo(table_name(settings, "customers").sql("spark")).append()
+    ).writeTo(TableName(SILVER, "customers").sql(settings)).append()
     spark.range(0, days + 2).crossJoin(spark.createDataFrame([(c,) for c in CURRENCIES], "currency string")).select(
         F.date_sub(F.lit(RUN_DATE), F.col("id").cast("int")).alias("rate_date"),
         "currency",
         F.lit(1).cast("decimal(18,8)").alias("rate_to_usd"),
         F.lit(dt.datetime(2020, 1, 1)).alias("published_at"),
         F.lit("history").alias("_batch_id"),
-    ).writeTo(table_name(settings, "fx_rates").sql("spark")).append()
+    ).writeTo(TableName(SILVER, "fx_rates").sql(settings)).append()
 
 
 def run_day(spark, settings, contracts, bronze: DataFrame) -> tuple[float, object]:
-    silver = lambda table: spark.table(table_name(settings, table).sql("spark"))  # noqa: E731
+    silver = lambda table: spark.table(TableName(SILVER, table).sql(settings))  # noqa: E731
     started = time.monotonic()
     customers = silver("customers").persist()
     customers.count()
@@ -166,7 +167,7 @@ def main() -> None:
         services.up(settings)
         try:
             spark = spark_session(settings, app_name="bench-history-length")
-            spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.silver")
+            spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, SILVER)}")
             results: dict[int, list[tuple[float, object]]] = {args.short: [], args.long: []}
             # Round 0 warms the JVM and is discarded; the order alternates.
             for round_number in range(args.repeat + 1):

@@ -302,18 +302,18 @@ def spark_gate() -> dict:
     """The Silver gate's functions on the whole table: per-check counts, key checks, DQ score."""
     from pyspark.sql import functions as F
 
+    from catalog.naming import SILVER, TableName
     from catalog.spark_session import spark_session
     from ingestion.contracts.spark_row_checks import QUARANTINE_REASON, REASON_SEPARATOR, split_rows
     from ingestion.contracts.spark_table_checks import DQ_SCORE, FOREIGN_KEY_ORPHANS, PRIMARY_KEY_DUPLICATES, table_violations
-    from ingestion.silver.publish import table_name
 
     current = load_settings()
     contract = load_contracts().table("orders")
     spark = spark_session(current, app_name="bench-validation-spark")
     try:
-        df = spark.table(table_name(current, "orders").sql("spark"))
+        df = spark.table(TableName(SILVER, "orders").sql(current))
         parents = {fk.references.table for fk in contract.foreign_keys}
-        referenced = {name: spark.table(table_name(current, name).sql("spark")) for name in parents}
+        referenced = {name: spark.table(TableName(SILVER, name).sql(current)) for name in parents}
         _, quarantined = split_rows(df, contract)
         reasons = F.split(F.col(QUARANTINE_REASON), REASON_SEPARATOR)
         row_checks = contract.row_checks()

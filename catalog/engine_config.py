@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from catalog import artifacts
+from catalog.naming import GOLD
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import KEYSTORE_KEY_ENV, SHARED_SECRET_ENV, TRINO_HEALTH_USER, SecretFiles, secret_files
 
@@ -279,7 +280,7 @@ def trino_access_rules(settings: LakehouseSettings) -> dict:
             {"user": engineer, "privileges": everything},
             # The filter keeps every row. It is there because Trino refuses ALTER TABLE EXECUTE on
             # a row-filtered table, the only way to keep table procedures away from Gold in Trino 476.
-            {"user": analyst, "catalog": catalog, "schema": "gold", "privileges": ["SELECT"], "filter": "true"},
+            {"user": analyst, "catalog": catalog, "schema": GOLD, "privileges": ["SELECT"], "filter": "true"},
             {"user": f"{analyst}|{health}", "schema": "information_schema", "privileges": ["SELECT"]},
             # The readiness probe waits for an active node (see services._trino).
             {"user": health, "catalog": "system", "schema": "runtime", "table": "nodes", "privileges": ["SELECT"]},
@@ -346,7 +347,7 @@ def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: Sec
         "host": endpoints.trino_host,
         "port": endpoints.trino_port,
         "database": settings.catalog.name,
-        "schema": "gold",
+        "schema": GOLD,
         "threads": settings.gold.threads,
         "http_scheme": "http",
     }

@@ -55,6 +55,7 @@ from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, H
 from openlineage.client.transport.transport import Transport
 from openlineage.client.uuid import generate_new_uuid
 
+from catalog.naming import GOLD, TableName
 from catalog.settings import LakehouseSettings
 
 log = logging.getLogger(__name__)
@@ -84,14 +85,12 @@ def transport(settings: LakehouseSettings) -> Transport:
 # --- Datasets ----------------------------------------------------------------
 
 
-def table_dataset(settings: LakehouseSettings, schema: str, table: str) -> tuple[str, str]:
+def table_dataset(settings: LakehouseSettings, table: TableName) -> tuple[str, str]:
     """(namespace, name) of an Iceberg table in the shared catalog."""
-    return settings.catalog.uri, f"{schema}.{table}"
+    return settings.catalog.uri, str(table)
 
 
-def table_facets(
-    settings: LakehouseSettings, schema: str, table: str, columns: Iterable[tuple[str, str]] = ()
-) -> dict[str, Any]:
+def table_facets(settings: LakehouseSettings, table: TableName, columns: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """The Trino name of a table, and its columns when known."""
     trino = settings.trino
     facets: dict[str, Any] = {
@@ -99,7 +98,7 @@ def table_facets(
             identifiers=[
                 symlinks_dataset.Identifier(
                     namespace=f"trino://{trino.host}:{trino.port}",
-                    name=f"{settings.catalog.name}.{schema}.{table}",
+                    name=table.qualified(settings),
                     type="TABLE",
                 )
             ]
@@ -111,23 +110,16 @@ def table_facets(
     return facets
 
 
-def input_table(settings: LakehouseSettings, schema: str, table: str, **input_facets: Any) -> InputDataset:
-    namespace, name = table_dataset(settings, schema, table)
-    return InputDataset(namespace, name, facets=table_facets(settings, schema, table), inputFacets=input_facets)
+def input_table(settings: LakehouseSettings, table: TableName, **input_facets: Any) -> InputDataset:
+    namespace, name = table_dataset(settings, table)
+    return InputDataset(namespace, name, facets=table_facets(settings, table), inputFacets=input_facets)
 
 
 def output_table(
-    settings: LakehouseSettings,
-    schema: str,
-    table: str,
-    *,
-    columns: Iterable[tuple[str, str]] = (),
-    **output_facets: Any,
+    settings: LakehouseSettings, table: TableName, *, columns: Iterable[tuple[str, str]] = (), **output_facets: Any
 ) -> OutputDataset:
-    namespace, name = table_dataset(settings, schema, table)
-    return OutputDataset(
-        namespace, name, facets=table_facets(settings, schema, table, columns), outputFacets=output_facets
-    )
+    namespace, name = table_dataset(settings, table)
+    return OutputDataset(namespace, name, facets=table_facets(settings, table, columns), outputFacets=output_facets)
 
 
 def input_path(path: Path, **input_facets: Any) -> InputDataset:
@@ -329,7 +321,7 @@ def dbt_events(
         schema, table = node["schema"], node.get("alias") or node["name"]
         columns = [(c["name"], c["data_type"]) for c in node.get("columns", {}).values() if c.get("data_type")]
         run = JobRun(
-            f"gold.{node['name']}",
+            f"{GOLD}.{node['name']}",
             str(generate_new_uuid()),
             inputs=[_dbt_input(settings, nodes[parent]) for parent in node["depends_on"]["nodes"] if parent in nodes],
         )
@@ -338,7 +330,7 @@ def dbt_events(
         facets: dict[str, Any] = {}
         if result.get("adapter_response", {}).get("rows_affected", -1) >= 0:
             facets["outputStatistics"] = output_statistics(result["adapter_response"]["rows_affected"])
-        run.outputs = [output_table(settings, schema, table, columns=columns, **facets)]
+        run.outputs = [output_table(settings, TableName(schema, table), columns=columns, **facets)]
         if tests.get(node["unique_id"]):
             run.outputs[0].facets["dataQualityAssertions"] = data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
                 assertions=tests[node["unique_id"]]
@@ -371,7 +363,7 @@ def dbt_artifacts(target_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | N
 
 def _dbt_input(settings: LakehouseSettings, node: Mapping[str, Any]) -> InputDataset:
     table = node.get("identifier") if node["resource_type"] == "source" else node.get("alias")
-    return input_table(settings, node["schema"], table or node["name"])
+    return input_table(settings, TableName(node["schema"], table or node["name"]))
 
 
 def _test_results(manifest: Mapping[str, Any], run_results: Mapping[str, Any]) -> dict[str, list]:

@@ -40,6 +40,7 @@ import polars as pl
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
+from catalog.naming import BRONZE, OPS, TableName
 from catalog.settings import LakehouseSettings, PipelineSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
 from ingestion.silver.entities import ENTITIES, SilverEntity
@@ -57,8 +58,6 @@ BUSINESS_TIME_COLUMNS: dict[str, str] = {
 _ISO_DATE_LENGTH = 10
 # The second coverage a warning names, beside "all of them".
 NEAR_ALL = 0.99
-OPS = "ops"
-BRONZE = "bronze"
 
 
 @dataclass(frozen=True)
@@ -237,10 +236,10 @@ def profiled_entities() -> list[SilverEntity]:
 # --- Reading: PyIceberg + Polars ----------------------------------------------------
 
 
-def scan_table(catalog: Catalog, identifier: str, columns: Sequence[str] | None = None) -> pl.LazyFrame | None:
+def scan_table(catalog: Catalog, name: TableName, columns: Sequence[str] | None = None) -> pl.LazyFrame | None:
     """A lazy scan of an Iceberg table's current snapshot; None when it does not exist or has no snapshot yet."""
     try:
-        table = catalog.load_table(identifier)
+        table = catalog.load_table(name.identifier)
     except (NoSuchTableError, NoSuchNamespaceError):
         return None
     if table.current_snapshot() is None:
@@ -266,7 +265,7 @@ def lateness_profiles(
             INGEST_DATE,
             PARSE_ERROR,
         ]
-        bronze = scan_table(catalog, f"{BRONZE}.{entity.source}", columns)
+        bronze = scan_table(catalog, TableName(BRONZE, entity.source), columns)
         if bronze is None:
             profiles.append(LatenessProfile(entity.table, entity.source, window, 0, {}))
         else:
@@ -276,7 +275,7 @@ def lateness_profiles(
 
 def gaps_from_ops(catalog: Catalog) -> list[Gap]:
     done = done_ranges(catalog)
-    runs = scan_table(catalog, f"{OPS}.runs", ["first_day", "last_day"])
+    runs = scan_table(catalog, TableName(OPS, "runs"), ["first_day", "last_day"])
     attempted = runs.collect().iter_rows() if runs is not None else []
     return skipped_days(done, [(first, last) for first, last in attempted if first is not None and last is not None])
 
@@ -284,9 +283,9 @@ def gaps_from_ops(catalog: Catalog) -> list[Gap]:
 def done_ranges(catalog: Catalog) -> list[tuple[dt.date, dt.date]]:
     """(first, last) landing days of every batch in `ops.stage_metrics`; a table from before
     `first_day` was recorded has only single days."""
-    metrics = scan_table(catalog, f"{OPS}.stage_metrics", ["day", "first_day"])
+    metrics = scan_table(catalog, TableName(OPS, "stage_metrics"), ["day", "first_day"])
     if metrics is None:
-        metrics = scan_table(catalog, f"{OPS}.stage_metrics", ["day"])
+        metrics = scan_table(catalog, TableName(OPS, "stage_metrics"), ["day"])
         if metrics is None:
             return []
         metrics = metrics.with_columns(pl.lit(None, dtype=pl.Date).alias("first_day"))

@@ -20,22 +20,23 @@ from catalog.lineage import (
     output_statistics,
     output_table,
 )
+from catalog.naming import BRONZE, QUARANTINE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import BronzeBatch
-from ingestion.bronze.tables import NAMESPACE as BRONZE
 from ingestion.contracts.contract import TableContract
 from ingestion.silver.entities import SilverEntity, referenced_tables
-from ingestion.silver.publish import QUARANTINE_TABLE, SILVER, SilverCommit
+from ingestion.silver.publish import SilverCommit
 
 Columns = Iterable[tuple[str, str]]
 
 
 def bronze_job(source: str) -> str:
-    return f"bronze.{source}"
+    """Named after the table it writes, as its lineage dataset is."""
+    return str(TableName(BRONZE, source))
 
 
 def silver_job(table: str) -> str:
-    return f"silver.{table}"
+    return str(TableName(SILVER, table))
 
 
 def bronze_inputs(settings: LakehouseSettings, source: str) -> list[InputDataset]:
@@ -58,7 +59,7 @@ def finish_bronze(run: JobRun, settings: LakehouseSettings, batch: BronzeBatch, 
         dqScore=batch.dq_score,
         warnings=list(batch.warnings),
     )
-    run.outputs = [_table_with_quality(settings, BRONZE, batch.source, columns, batch.rows_written, quality)]
+    run.outputs = [_table_with_quality(settings, TableName(BRONZE, batch.source), columns, batch.rows_written, quality)]
 
 
 def silver_inputs(settings: LakehouseSettings, entity: SilverEntity, contract: TableContract) -> list[InputDataset]:
@@ -66,13 +67,13 @@ def silver_inputs(settings: LakehouseSettings, entity: SilverEntity, contract: T
     parents = list(referenced_tables(entity, contract))
     if entity.scd2_tracked:
         parents.append(entity.table)  # the current versions the batch is compared with
-    inputs = [input_table(settings, BRONZE, entity.source)]
-    inputs += [input_table(settings, SILVER, table) for table in dict.fromkeys(parents)]
+    inputs = [input_table(settings, TableName(BRONZE, entity.source))]
+    inputs += [input_table(settings, TableName(SILVER, table)) for table in dict.fromkeys(parents)]
     return inputs
 
 
 def finish_silver(run: JobRun, settings: LakehouseSettings, entity: SilverEntity, commit: SilverCommit, columns: Columns) -> None:
-    bronze = input_table(settings, BRONZE, entity.source, dataQualityMetrics=_read(commit.rows_read))
+    bronze = input_table(settings, TableName(BRONZE, entity.source), dataQualityMetrics=_read(commit.rows_read))
     run.inputs = [bronze, *run.inputs[1:]]
     quality = BatchQualityOutputDatasetFacet(
         rowsRead=commit.rows_read,
@@ -84,18 +85,17 @@ def finish_silver(run: JobRun, settings: LakehouseSettings, entity: SilverEntity
         warnings=list(commit.warnings),
     )
     run.outputs = [
-        _table_with_quality(settings, SILVER, entity.table, columns, commit.rows_merged, quality),
-        output_table(settings, SILVER, QUARANTINE_TABLE, outputStatistics=output_statistics(commit.rows_quarantined)),
+        _table_with_quality(settings, TableName(SILVER, entity.table), columns, commit.rows_merged, quality),
+        output_table(settings, QUARANTINE, outputStatistics=output_statistics(commit.rows_quarantined)),
     ]
 
 
 def _table_with_quality(
-    settings: LakehouseSettings, schema: str, table: str, columns: Columns, rows_written: int,
-    quality: BatchQualityOutputDatasetFacet,
+    settings: LakehouseSettings, table: TableName, columns: Columns, rows_written: int, quality: BatchQualityOutputDatasetFacet
 ) -> OutputDataset:
     """The table a job wrote: its schema, the rows written and the batch's quality facet."""
     return output_table(
-        settings, schema, table, columns=columns,
+        settings, table, columns=columns,
         outputStatistics=output_statistics(rows_written), **{BatchQualityOutputDatasetFacet.KEY: quality},
     )
 

@@ -9,6 +9,10 @@ Three Iceberg tables, queryable through Trino like any other:
   `first_day` its first for a catch-up batch (null: one day);
 - `ops.schema_changes`: one row per column a run added or widened.
 
+Both name the table as `namespace.table` (`bronze.warehouse_orders`, `silver.orders`:
+`catalog.naming`), whatever form the stage reported it in; rows recorded before every
+layer had that form are given it when the tables are next ensured.
+
 A run's `runs` row is written when it starts, with status `running`, and given its
 end (`succeeded` or `failed`, the first error line, `finished_at`, `days_done`) when
 it ends. A run that dies without an end (SIGKILL, power loss) stays `running` until
@@ -30,8 +34,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from catalog.lineage import Lineage, run_uuid
+from catalog.naming import OPS, TableName, namespace_sql
 from catalog.settings import LakehouseSettings
 
 if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas without Spark
@@ -40,7 +46,6 @@ if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas wit
     from ingestion.pipeline import DayResult
     from ingestion.silver.publish import SchemaChange
 
-OPS = "ops"
 # The one declaration of the ops tables. Spark creates and writes them (`spark_ddl`);
 # PyIceberg and Polars read them with these types (`lakehouse/report.py`). Columns added
 # later go last: `record_run` adds a missing one to an existing table, at the end.
@@ -75,10 +80,6 @@ def spark_ddl(table: str) -> str:
     return ", ".join(f"{field.name} {_SPARK_TYPES[field.type]}" for field in TABLES[table])
 
 
-def ops_table(settings: LakehouseSettings, table: str) -> str:
-    return exp.table_(table, db=OPS, catalog=settings.catalog.name, quoted=True).sql("spark")
-
-
 class RunRecorder:
     def __init__(self, spark: SparkSession, settings: LakehouseSettings, run_id: str) -> None:
         self.spark, self.settings, self.run_id = spark, settings, run_id
@@ -90,13 +91,13 @@ class RunRecorder:
         """Append the stage metrics of a finished day (or catch-up batch: `first_day` is its first day)."""
         now = dt.datetime.now(dt.UTC)
         metrics = [
-            (self.run_id, result.day, "bronze", batch.source, batch.rows_read, batch.rows_written - batch.rows_unparseable,
+            (self.run_id, result.day, "bronze", record_name(batch.table), batch.rows_read, batch.rows_written - batch.rows_unparseable,
              batch.rows_unparseable, batch.rows_written, 0, result.seconds.get(batch.table), None,
              batch.dq_score, now, result.first_day)
             for batch in result.bronze
         ]
         metrics += [
-            (self.run_id, result.day, "silver", commit.table, commit.rows_read, commit.rows_accepted,
+            (self.run_id, result.day, "silver", record_name(commit.table), commit.rows_read, commit.rows_accepted,
              commit.rows_quarantined, commit.rows_merged, commit.late_rows,
              result.seconds.get(commit.table), commit.snapshot_id, commit.dq_score, now, result.first_day)
             for commit in result.silver
@@ -108,17 +109,17 @@ class RunRecorder:
         """Pass to run_day: each column added or widened is recorded as soon as its ALTER commits."""
         self._append(
             "schema_changes",
-            [(self.run_id, day, table, change.column, change.old_type, change.new_type, dt.datetime.now(dt.UTC))],
+            [(self.run_id, day, record_name(table), change.column, change.old_type, change.new_type, dt.datetime.now(dt.UTC))],
         )
 
     def _append(self, table: str, rows: list[tuple]) -> None:
-        self.spark.createDataFrame(rows, spark_ddl(table)).writeTo(ops_table(self.settings, table)).append()
+        self.spark.createDataFrame(rows, spark_ddl(table)).writeTo(TableName(OPS, table).sql(self.settings)).append()
 
     def _mark_dead_runs(self) -> None:
         """Every other run still `running` died before recording its end: mark it `killed`."""
         error = f"the process died before recording an end (found by run {self.run_id})"
         self.spark.sql(
-            f"UPDATE {ops_table(self.settings, 'runs')} SET status = {exp.Literal.string(KILLED).sql('spark')}, "
+            f"UPDATE {TableName(OPS, 'runs').sql(self.settings)} SET status = {exp.Literal.string(KILLED).sql('spark')}, "
             f"error = {exp.Literal.string(error).sql('spark')} "
             f"WHERE status = {exp.Literal.string(RUNNING).sql('spark')} AND run_id <> {exp.Literal.string(self.run_id).sql('spark')}"
         )
@@ -132,21 +133,50 @@ class RunRecorder:
         }
         updates = ", ".join(f"{column} = {value.sql('spark')}" for column, value in assignments.items())
         self.spark.sql(
-            f"UPDATE {ops_table(self.settings, 'runs')} SET {updates} WHERE run_id = {exp.Literal.string(self.run_id).sql('spark')}"
+            f"UPDATE {TableName(OPS, 'runs').sql(self.settings)} SET {updates} WHERE run_id = {exp.Literal.string(self.run_id).sql('spark')}"
         )
 
 
+def record_name(table: str) -> str:
+    """A table as the records name it, `namespace.table`, from its Spark SQL name (with or without catalog and quotes)."""
+    return str(TableName.from_sql(table))
+
+
 def ensure_ops_tables(spark: SparkSession, settings: LakehouseSettings) -> None:
-    """Create the ops namespace and tables if missing; add the columns an older table lacks (null in its old rows)."""
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {exp.table_(OPS, db=settings.catalog.name, quoted=True).sql('spark')}")
+    """Create the ops namespace and tables if missing; add the columns an older table lacks (null in its old rows);
+    give rows recorded with another form of table name the one records have now."""
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, OPS)}")
     for table, schema in TABLES.items():
-        target = ops_table(settings, table)
+        target = TableName(OPS, table).sql(settings)
         spark.sql(f"CREATE TABLE IF NOT EXISTS {target} ({spark_ddl(table)}) USING iceberg")
         present = set(spark.table(target).columns)
         for field in schema:
             if field.name not in present:
                 column = exp.to_identifier(field.name, quoted=True).sql("spark")
                 spark.sql(f"ALTER TABLE {target} ADD COLUMN {column} {_SPARK_TYPES[field.type]}")
+        if "table_name" in schema.names:
+            _rename_old_records(spark, settings, table)
+
+
+def _rename_old_records(spark: SparkSession, settings: LakehouseSettings, table: str) -> None:
+    """Until table names had one form, Bronze rows named the bare source (`warehouse_orders`; its namespace
+    is the row's stage) and Silver rows the quoted Spark name (`` `iceberg`.`silver`.`orders` ``)."""
+    target = TableName(OPS, table)
+    has_stage = "stage" in TABLES[table].names
+    found = spark.table(target.sql(settings)).select("table_name", *(["stage"] if has_stage else [])).distinct().collect()
+    renamed = {}
+    for row in found:
+        try:
+            name = str(TableName.from_sql(row["table_name"], row["stage"] if has_stage else None))
+        except (ValueError, SqlglotError):  # not a name this code wrote: left as it is
+            continue
+        if name != row["table_name"]:
+            renamed[row["table_name"]] = name
+    if renamed:
+        column = exp.column("table_name")
+        new = exp.Case(this=column, ifs=[exp.If(this=exp.Literal.string(old), true=exp.Literal.string(name)) for old, name in renamed.items()])
+        where = column.isin(*(exp.Literal.string(old) for old in renamed))
+        spark.sql(exp.update(target.expression(settings), {"table_name": new}, where=where).sql("spark"))
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from catalog.lineage import Lineage
+from catalog.naming import BRONZE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion import lineage as job_lineage
 from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
@@ -30,7 +31,7 @@ from ingestion.silver import batch as silver_batch
 from ingestion.job_graph import run_job_graph
 from ingestion.silver.entities import ENTITIES, SilverEntity, referenced_tables
 from ingestion.silver.publish import (
-    SchemaChange, SchemaChanged, SilverCommit, ensure_tables, publish_batch, release_checkpoint, table_name,
+    SchemaChange, SchemaChanged, SilverCommit, ensure_tables, publish_batch, release_checkpoint,
 )
 
 Report = Callable[[str], None]
@@ -201,7 +202,7 @@ def silver_day(
     so a row is late only if it is dated `window_days` before the first landing day.
     """
     contract = contracts.table(entity.table)
-    silver = lambda table: spark.table(table_name(settings, table).sql("spark"))  # noqa: E731
+    silver = lambda table: spark.table(TableName(SILVER, table).sql(settings))  # noqa: E731
     first_day = since or day
     window_days += (day - first_day).days
     bronze = landed_bronze_rows(spark, settings, entity.source, day, since=first_day).persist()
@@ -260,4 +261,4 @@ def landed_bronze_rows(
 ) -> DataFrame:
     """Every Bronze row of `source` that landed on `day` (or from `since` to `day`), whichever batch brought it."""
     landed = F.col("_ingest_date").between(F.lit(since or day), F.lit(day))
-    return spark.table(table_name(settings, source, namespace="bronze").sql("spark")).where(landed)
+    return spark.table(TableName(BRONZE, source).sql(settings)).where(landed)

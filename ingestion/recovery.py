@@ -24,13 +24,14 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 from sqlglot import exp
 
+from catalog.naming import OPS, QUARANTINE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files
 from ingestion.bronze import tables as bronze_tables
 from ingestion.bronze.source_formats import SOURCE_DELIVERIES
-from ingestion.operations import OPS, TABLES as OPS_TABLES
+from ingestion.operations import TABLES as OPS_TABLES
 from ingestion.silver.entities import ENTITIES
-from ingestion.silver.publish import AUDIT_BRANCH_PREFIX, QUARANTINE_TABLE, SILVER, table_name
+from ingestion.silver.publish import AUDIT_BRANCH_PREFIX
 
 
 @dataclass
@@ -49,37 +50,34 @@ class Recovery:
 def recover(spark: SparkSession, settings: LakehouseSettings, report: Callable[[str], None] = lambda _: None) -> Recovery:
     """Drop dead audit branches, unregistered Bronze attempts and orphan data files. Call only under the pipeline lock."""
     found = Recovery()
-    silver_tables = [table_name(settings, entity.table) for entity in ENTITIES]
+    silver_tables = [TableName(SILVER, entity.table) for entity in ENTITIES]
     for table in silver_tables:
-        found.branches_dropped += _drop_audit_branches(spark, table.sql("spark"))
+        found.branches_dropped += _drop_audit_branches(spark, settings, table)
     for source in SOURCE_DELIVERIES:
         for attempt in bronze_tables.unregistered_attempts(spark, settings, source):
             shutil.rmtree(attempt)
             found.attempts_removed.append(attempt)
-    managed = [
-        *silver_tables,
-        table_name(settings, QUARANTINE_TABLE, SILVER),
-        table_name(settings, ingested_files.TABLE, bronze_tables.NAMESPACE),
-        *(table_name(settings, table, OPS) for table in OPS_TABLES),
-    ]
+    managed = [*silver_tables, QUARANTINE, ingested_files.TABLE, *(TableName(OPS, table) for table in OPS_TABLES)]
     for table in managed:
-        found.orphan_files_removed += _remove_orphan_data_files(spark, table.sql("spark"))
+        found.orphan_files_removed += _remove_orphan_data_files(spark, settings, table)
     report(f"recovered from a run that died: {found.summary()}")
     return found
 
 
-def _drop_audit_branches(spark: SparkSession, table: str) -> list[str]:
+def _drop_audit_branches(spark: SparkSession, settings: LakehouseSettings, name: TableName) -> list[str]:
+    table = name.sql(settings)
     if not spark.catalog.tableExists(table):
         return []
-    refs = spark.sql(f"SELECT name FROM {table}.`refs` WHERE type = 'BRANCH'").collect()
+    refs = spark.sql(f"SELECT name FROM {name.metadata_sql(settings, 'refs')} WHERE type = 'BRANCH'").collect()
     dropped = [row["name"] for row in refs if row["name"].startswith(AUDIT_BRANCH_PREFIX)]
     for branch in dropped:
         spark.sql(f"ALTER TABLE {table} DROP BRANCH IF EXISTS {exp.to_identifier(branch, quoted=True).sql('spark')}")
     return dropped
 
 
-def _remove_orphan_data_files(spark: SparkSession, table: str) -> list[Path]:
+def _remove_orphan_data_files(spark: SparkSession, settings: LakehouseSettings, name: TableName) -> list[Path]:
     """Files under the table's `data/` folder that no snapshot of any branch or tag references."""
+    table = name.sql(settings)
     if not spark.catalog.tableExists(table):
         return []
     location = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where("col_name = 'Location'").collect()
@@ -88,7 +86,7 @@ def _remove_orphan_data_files(spark: SparkSession, table: str) -> list[Path]:
     data_dir = _local_path(location[0]["data_type"]) / "data"
     if not data_dir.is_dir():
         return []
-    referenced = {_local_path(row["file_path"]) for row in spark.table(f"{table}.`all_files`").select("file_path").collect()}
+    referenced = {_local_path(row["file_path"]) for row in spark.table(name.metadata_sql(settings, "all_files")).select("file_path").collect()}
     orphans = [path for path in data_dir.rglob("*") if path.is_file() and not path.is_symlink() and path not in referenced]
     for path in orphans:
         path.unlink()

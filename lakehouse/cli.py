@@ -16,6 +16,7 @@ from rich.table import Table
 from catalog import engine_config, faults, services
 from catalog.artifacts import TRINO_VERSION
 from catalog.errors import LakehouseError
+from catalog.naming import BRONZE, GOLD, QUARANTINE, SILVER, TableName, namespace_qualified
 from catalog.settings import LakehouseSettings, load_settings
 from lakehouse import round_trip
 
@@ -151,15 +152,15 @@ def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
     console.print(f"\n[bold]Demo: {summary.days} days, {summary.first_day} to {last}[/]")
     layers = Table("layer", "tables", "rows")
     layers.add_row("landing", "7 sources", f"{summary.lines_landed:,} lines")
-    layers.add_row("bronze", "iceberg.bronze.*", f"{summary.bronze_rows:,} rows written this run")
-    for namespace, counts in (("silver", summary.silver_rows), ("gold", summary.gold_rows)):
+    layers.add_row(BRONZE, f"{namespace_qualified(settings, BRONZE)}.*", f"{summary.bronze_rows:,} rows written this run")
+    for namespace, counts in ((SILVER, summary.silver_rows), (GOLD, summary.gold_rows)):
         for table, rows in counts.items():
-            layers.add_row(namespace, f"iceberg.{namespace}.{table}", f"{rows:,}")
+            layers.add_row(namespace, TableName(namespace, table).qualified(settings), f"{rows:,}")
     console.print(layers)
     console.print(
         f"late corrections delivered: {summary.late_corrections_delivered:,}; rows merged beyond the "
         f"late-data window by the targeted MERGE: {summary.late_rows_beyond_window:,}\n"
-        f"contracts: {summary.rows_quarantined:,} rows quarantined (iceberg.silver.quarantine), "
+        f"contracts: {summary.rows_quarantined:,} rows quarantined ({QUARANTINE.qualified(settings)}), "
         f"{len(summary.contract_warnings)} warnings; dbt tests {summary.dbt_tests_passed}/{summary.dbt_tests} passed",
         soft_wrap=True,
     )

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog import services
+from catalog.naming import GOLD, QUARANTINE, SILVER, TableName
 from catalog.run_lock import Lease, command_line, pipeline_lock
 from catalog.settings import LakehouseSettings
 from catalog.trino_connection import trino_connection
 from lakehouse.gold import GoldResult, build_gold, gold_marts
-from lakehouse.round_trip import table_sql
 
 Report = Callable[[str], None]
 
@@ -82,7 +82,6 @@ def _run_demo(
     from ingestion.pipeline import day_batches, run_day
     from ingestion.recovery import recover
     from ingestion.silver.entities import ENTITIES
-    from ingestion.silver.publish import QUARANTINE_TABLE
     from ingestion.synthetic import generate_sources
 
     seconds: dict[str, float] = {}
@@ -134,8 +133,8 @@ def _run_demo(
         seconds=seconds,
         lines_landed=sum(entry.rows_written for entry in generated.entries),
         bronze_rows=sum(b.rows_written for r in results for b in r.bronze),
-        silver_rows=_row_counts(settings, "silver", (*(entity.table for entity in ENTITIES), QUARANTINE_TABLE)),
-        gold_rows=_row_counts(settings, "gold", gold_marts()),
+        silver_rows=_row_counts(settings, SILVER, (*(entity.table for entity in ENTITIES), QUARANTINE.table)),
+        gold_rows=_row_counts(settings, GOLD, gold_marts()),
         late_corrections_delivered=sum(len(entry.late_arrivals) for entry in generated.entries),
         late_rows_beyond_window=sum(c.late_rows for r in results for c in r.silver),
         rows_quarantined=sum(c.rows_quarantined for r in results for c in r.silver),
@@ -149,6 +148,6 @@ def _row_counts(settings: LakehouseSettings, namespace: str, tables: tuple[str, 
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
         for table in tables:
-            cursor.execute(f"SELECT count(*) FROM {table_sql(settings, namespace, table, 'trino')}")
+            cursor.execute(f"SELECT count(*) FROM {TableName(namespace, table).sql(settings, 'trino')}")
             counts[table] = int(cursor.fetchone()[0])
     return counts

@@ -26,6 +26,7 @@ from catalog.engine_config import DBT_PASSWORD_ENV, write_local_config
 from catalog.errors import LakehouseError
 from catalog.faults import translate
 from catalog.lineage import Lineage, dbt_artifacts, dbt_events
+from catalog.naming import GOLD
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import read_password
 from catalog.trino_connection import trino_connection
@@ -127,7 +128,7 @@ def build_gold(
     command = tuple(command)
     lineage = Lineage.from_settings(settings)
     # One run for the invocation; one child run per model it ran, from dbt's artifacts.
-    with lineage.job(f"gold.dbt_{'_'.join(command)}", integration="DBT") as invocation:
+    with lineage.job(f"{GOLD}.dbt_{'_'.join(command)}", integration="DBT") as invocation:
         with _trino_password_env(settings):
             outcome = dbtRunner().invoke(dbt_args(settings, command, select=select, vars=vars, full_refresh=full_refresh))
         artifacts = dbt_artifacts(DBT_PROJECT_DIR / "target")

@@ -23,12 +23,10 @@ import plotly.graph_objects as go
 import polars as pl
 from pyiceberg.catalog import Catalog
 
+from catalog.naming import OPS, QUARANTINE, TableName
 from catalog.settings import LakehouseSettings
-from ingestion.lateness import OPS, LatenessProfile, LatenessReport, lateness_report, scan_table
+from ingestion.lateness import LatenessProfile, LatenessReport, lateness_report, scan_table
 from ingestion.operations import TABLES as OPS_TABLES
-
-QUARANTINE = "silver.quarantine"
-
 
 
 def _polars_schema(table: str) -> dict[str, pl.DataType]:
@@ -77,9 +75,9 @@ def load_report_data(settings: LakehouseSettings, catalog: Catalog | None = None
 
         catalog = iceberg_catalog(settings)  # one that does not answer: one line from the CLI (catalog/faults.py)
     return ReportData(
-        stage_metrics=_read(catalog, f"{OPS}.stage_metrics", STAGE_METRICS),
-        runs=_read(catalog, f"{OPS}.runs", RUNS),
-        schema_changes=_read(catalog, f"{OPS}.schema_changes", SCHEMA_CHANGES),
+        stage_metrics=_read(catalog, TableName(OPS, "stage_metrics"), STAGE_METRICS),
+        runs=_read(catalog, TableName(OPS, "runs"), RUNS),
+        schema_changes=_read(catalog, TableName(OPS, "schema_changes"), SCHEMA_CHANGES),
         quarantine=quarantine_reasons(_read(catalog, QUARANTINE, QUARANTINED)),
         lateness=lateness_report(settings, catalog),
         window_days=settings.pipeline.window_days,
@@ -95,9 +93,9 @@ def write_report(settings: LakehouseSettings, out: Path, catalog: Catalog | None
     return data
 
 
-def _read(catalog: Catalog, identifier: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read(catalog: Catalog, name: TableName, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """The table's `schema` columns; one it does not have yet (an ops table from before it was added) reads as null."""
-    frame = scan_table(catalog, identifier)
+    frame = scan_table(catalog, name)
     if frame is None:
         return pl.DataFrame(schema=schema)
     present = set(frame.collect_schema().names())
@@ -109,16 +107,14 @@ def _read(catalog: Catalog, identifier: str, schema: dict[str, pl.DataType]) -> 
 
 
 def latest_records(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Per (day, stage, table): the latest record that read rows, else the latest one; with a short table label."""
+    """Per (day, stage, table): the latest record that read rows, else the latest one; labelled by its table."""
     return (
         metrics.with_columns((pl.col("rows_read") > 0).alias("_read_rows"))
         .sort(["_read_rows", "recorded_at"])
         .group_by(["day", "stage", "table_name"])
         .last()
         .drop("_read_rows")
-        .with_columns(
-            (pl.col("stage") + "." + pl.col("table_name").str.replace_all("`", "").str.split(".").list.last()).alias("label")
-        )
+        .with_columns(pl.col("table_name").alias("label"))
         .sort(["day", "stage", "table_name"])
     )
 
@@ -217,7 +213,7 @@ def schema_change_table(data: ReportData) -> go.Figure | None:
     changes = data.schema_changes.sort(["day", "table_name", "column_name"])
     if changes.is_empty():
         return None
-    tables = changes["table_name"].str.replace_all("`", "").to_list()
+    tables = changes["table_name"].to_list()
     kinds = [f"added {new}" if old is None else f"{old} -> {new}" for old, new in changes.select("old_type", "new_type").iter_rows()]
     figure = go.Figure(
         go.Table(

@@ -10,16 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlglot import exp
-
 from catalog.errors import LakehouseError
 from catalog.iceberg_catalog import iceberg_catalog
+from catalog.naming import SILVER, TableName, namespace_sql
 from catalog.settings import LakehouseSettings
 from catalog.spark_session import spark_session
 from catalog.trino_connection import trino_connection
 
-NAMESPACE = "silver"
-TABLE = "runtime_smoke"
+TABLE = TableName(SILVER, "runtime_smoke")
 
 ROWS = [
     (1, Decimal("10.50"), dt.datetime(2026, 1, 1, 9, 30, tzinfo=dt.UTC)),
@@ -42,19 +40,13 @@ class RoundTripResult:
         )
 
 
-def table_sql(settings: LakehouseSettings, namespace: str, table: str, dialect: str) -> str:
-    """A quoted `catalog.namespace.table` for `dialect` (never string-concatenated)."""
-    return exp.table_(table, db=namespace, catalog=settings.catalog.name, quoted=True).sql(dialect=dialect)
-
-
 def run(settings: LakehouseSettings, report: Callable[[str], None] = lambda _: None) -> RoundTripResult:
     from pyspark.sql import types as T
 
     spark = spark_session(settings, app_name="lakehouse-round-trip")
-    name = table_sql(settings, NAMESPACE, TABLE, "spark")
+    name = TABLE.sql(settings)
     report(f"Spark writes {len(ROWS)} rows to {name}")
-    namespace = exp.table_(NAMESPACE, db=settings.catalog.name, quoted=True).sql(dialect="spark")
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, TABLE.namespace)}")
     schema = T.StructType(
         [
             T.StructField("id", T.LongType(), False),
@@ -71,11 +63,11 @@ def run(settings: LakehouseSettings, report: Callable[[str], None] = lambda _: N
     report("Trino reads it back")
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
-        cursor.execute(f"SELECT id, amount, updated_at FROM {table_sql(settings, NAMESPACE, TABLE, 'trino')} ORDER BY id")
+        cursor.execute(f"SELECT id, amount, updated_at FROM {TABLE.sql(settings, 'trino')} ORDER BY id")
         trino_rows = cursor.fetchall()
 
     report("PyIceberg reads it back")
-    arrow = iceberg_catalog(settings).load_table(f"{NAMESPACE}.{TABLE}").scan().to_arrow().sort_by("id")
+    arrow = iceberg_catalog(settings).load_table(TABLE.identifier).scan().to_arrow().sort_by("id")
     pyiceberg_rows = [tuple(row.values()) for row in arrow.to_pylist()]
 
     expected = [tuple(row) for row in ROWS]

@@ -28,13 +28,14 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from catalog.errors import ConfigError
+from catalog.naming import BRONZE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.contracts.contract import BRONZE_CONTRACTS, SILVER_CONTRACTS, ContractFile, RunDates, TableContract, load_contracts
 from ingestion.contracts.polars_checks import FRESHNESS_COLUMNS, QUARANTINE_REASON, TableResult, check_table
 
 # Layer (namespace) -> its contract file.
-CONTRACT_FILES: dict[str, Path] = {"silver": SILVER_CONTRACTS, "bronze": BRONZE_CONTRACTS}
-DEFAULT_LAYER = "silver"
+CONTRACT_FILES: dict[str, Path] = {SILVER: SILVER_CONTRACTS, BRONZE: BRONZE_CONTRACTS}
+DEFAULT_LAYER = SILVER
 
 
 def validate_tables(
@@ -50,14 +51,14 @@ def validate_tables(
 
     if snapshot_id is not None and branch is not None:
         raise ConfigError("--snapshot and --branch both given: pick one")
-    names = list(tables) or [f"{DEFAULT_LAYER}.{t.name}" for t in _contracts(DEFAULT_LAYER).tables]
+    names = list(tables) or [str(TableName(DEFAULT_LAYER, t.name)) for t in _contracts(DEFAULT_LAYER).tables]
     if snapshot_id is not None and len(names) != 1:
         raise ConfigError(f"--snapshot {snapshot_id} names a snapshot of one table, but {len(names)} tables were given: name one table")
     # Every name and contract resolved before the first catalog call: a typo fails fast.
     contracts = {}
     for name in names:
         namespace, table_name = _split(name)
-        contracts[f"{namespace}.{table_name}"] = _contracts(namespace).table(table_name)
+        contracts[str(TableName(namespace, table_name))] = _contracts(namespace).table(table_name)
     catalog = iceberg_catalog(settings)  # a catalog that does not answer: one line from the CLI (catalog/faults.py)
     return [
         validate_table(catalog, identifier, contract, snapshot_id=snapshot_id, branch=branch, max_age_hours=max_age_hours)
@@ -81,7 +82,7 @@ def validate_table(
     frame = _scan(table, snapshot_id, [*[c.name for c in contract.columns], *FRESHNESS_COLUMNS])
     referenced = {
         fk.references.table: _scan(
-            parent := _load(catalog, f"{namespace}.{fk.references.table}"), _current(parent), fk.references.columns
+            parent := _load(catalog, str(TableName(namespace, fk.references.table))), _current(parent), fk.references.columns
         )
         for fk in contract.foreign_keys
     }

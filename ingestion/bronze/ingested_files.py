@@ -24,12 +24,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from catalog.naming import BRONZE, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import tables
 from ingestion.bronze.landing import LandingFile
 from ingestion.bronze.source_formats import LandingFormat
 
-TABLE = "_ingested_files"
+TABLE = TableName(BRONZE, "_ingested_files")
 SCHEMA = T.StructType(
     [
         T.StructField("source", T.StringType(), False),
@@ -72,7 +73,7 @@ def record(
 
 
 def ensure_table(spark: SparkSession, settings: LakehouseSettings) -> str:
-    name = tables.table_sql(settings, TABLE)
+    name = TABLE.sql(settings)
     tables.ensure_namespace(spark, settings)
     definitions = ", ".join(
         f"{tables.quoted(field.name)} {field.dataType.simpleString()}{'' if field.nullable else ' NOT NULL'}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from catalog.naming import BRONZE, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files, landing, tables, transform
 from ingestion.bronze.columns import METADATA_COLUMNS
@@ -78,7 +79,7 @@ def ingest_landing_day(
     done = ingested_files.ingested(spark, settings, source, days[0], days[-1])
     new = [f for f in files if (str(f.path), f.sha256) not in done]
     skipped = tuple(str(f.path) for f in files if f not in new)
-    table = tables.table_name(settings, source)
+    table = TableName(BRONZE, source).qualified(settings)
     first_day = since if since is not None and since != day else None
     if not new:
         return BronzeBatch(

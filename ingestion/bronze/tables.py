@@ -30,10 +30,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from sqlglot import exp
 
+from catalog.naming import BRONZE, TableName, namespace_sql, procedure_sql
 from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
 
-NAMESPACE = "bronze"
 # Each attempt at writing a batch gets `<batch_id>/attempt-<utc time>-<random>/`.
 ATTEMPT_PREFIX = "attempt-"
 # Spark's default is INT96, deprecated in Parquet; Iceberg reads timestamps as microseconds.
@@ -54,18 +54,8 @@ def new_attempt_directory(batch: Path) -> Path:
     return batch / f"{ATTEMPT_PREFIX}{stamp}-{uuid.uuid4().hex[:12]}"
 
 
-def table_name(settings: LakehouseSettings, table: str) -> str:
-    """`catalog.bronze.table` as users type it (in Spark SQL, Trino and PyIceberg)."""
-    return f"{settings.catalog.name}.{NAMESPACE}.{table}"
-
-
-def table_sql(settings: LakehouseSettings, table: str, dialect: str = "spark") -> str:
-    return _table(settings, table).sql(dialect=dialect)
-
-
 def ensure_namespace(spark: SparkSession, settings: LakehouseSettings) -> None:
-    namespace = exp.table_(NAMESPACE, db=settings.catalog.name, quoted=True).sql(dialect="spark")
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, BRONZE)}")
 
 
 def ensure_table(spark: SparkSession, settings: LakehouseSettings, table: str, schema: T.StructType) -> None:
@@ -74,7 +64,7 @@ def ensure_table(spark: SparkSession, settings: LakehouseSettings, table: str, s
     A new column goes where `schema` has it (after the column before it), so a source
     column added by the source sits with the other source columns, ahead of the metadata.
     """
-    name = table_sql(settings, table)
+    name = TableName(BRONZE, table).sql(settings)
     ensure_namespace(spark, settings)
     definitions = ", ".join(f"{quoted(field.name)} {field.dataType.simpleString()}" for field in schema.fields)
     spark.sql(f"CREATE TABLE IF NOT EXISTS {name} ({definitions}) USING iceberg PARTITIONED BY ({quoted(INGEST_DATE)})")
@@ -87,7 +77,7 @@ def ensure_table(spark: SparkSession, settings: LakehouseSettings, table: str, s
             this=None if index == 0 else exp.column(schema.fields[index - 1].name, quoted=True),
         )
         add_column = exp.Alter(
-            this=_table(settings, table),
+            this=TableName(BRONZE, table).expression(settings),
             kind="TABLE",
             actions=[
                 exp.ColumnDef(
@@ -116,11 +106,11 @@ def count_batch(spark: SparkSession, directory: Path) -> tuple[int, int]:
 
 def registered_attempt(spark: SparkSession, settings: LakehouseSettings, table: str, batch: Path) -> Path | None:
     """The attempt folder of `batch` whose files the table references, or None."""
-    name = table_sql(settings, table)
+    name = TableName(BRONZE, table)
     # Registered files live in the batch folder: without it there is nothing to look up.
-    if not batch.is_dir() or not spark.catalog.tableExists(name):
+    if not batch.is_dir() or not spark.catalog.tableExists(name.sql(settings)):
         return None
-    files = spark.table(f"{name}.{quoted('files')}")
+    files = spark.table(name.metadata_sql(settings, "files"))
     found = files.where(F.col("file_path").contains(f"{batch}/")).select("file_path").limit(1).collect()
     if not found:
         return None
@@ -141,29 +131,25 @@ def unregistered_attempts(spark: SparkSession, settings: LakehouseSettings, tabl
     attempts = [a for batch in source_dir.iterdir() if batch.is_dir() for a in batch.iterdir() if a.name.startswith(ATTEMPT_PREFIX)]
     if not attempts:
         return []
-    name = table_sql(settings, table)
+    name = TableName(BRONZE, table)
     referenced: set[str] = set()
-    if spark.catalog.tableExists(name):
-        paths = spark.table(f"{name}.{quoted('files')}").select("file_path").collect()
+    if spark.catalog.tableExists(name.sql(settings)):
+        paths = spark.table(name.metadata_sql(settings, "files")).select("file_path").collect()
         referenced = {row["file_path"].split(f"{source_dir}/", 1)[-1].split("/", 2)[1] for row in paths if f"{source_dir}/" in row["file_path"]}
     return [attempt for attempt in attempts if attempt.name not in referenced]
 
 
 def register_batch(spark: SparkSession, settings: LakehouseSettings, table: str, directory: Path) -> int:
     """`add_files` for one batch directory; the number of files added."""
-    procedure = exp.table_("add_files", db="system", catalog=settings.catalog.name, quoted=True).sql(dialect="spark")
+    procedure = procedure_sql(settings, "add_files")
     # A path-based table, `parquet`.`/dir`: the files under /dir, partition directories included.
     source = exp.Table(
         this=exp.to_identifier(str(directory), quoted=True), db=exp.to_identifier("parquet", quoted=True)
     )
-    target = exp.Literal.string(table_sql(settings, table)).sql(dialect="spark")
+    target = exp.Literal.string(TableName(BRONZE, table).sql(settings)).sql(dialect="spark")
     source_table = exp.Literal.string(source.sql(dialect="spark")).sql(dialect="spark")
     result = spark.sql(f"CALL {procedure}(table => {target}, source_table => {source_table})").first()
     return int(result["added_files_count"]) if result is not None else 0
-
-
-def _table(settings: LakehouseSettings, table: str) -> exp.Table:
-    return exp.table_(table, db=NAMESPACE, catalog=settings.catalog.name, quoted=True)
 
 
 def quoted(name: str) -> str:

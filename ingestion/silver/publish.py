@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from sqlglot import exp
 
 from catalog.errors import LakehouseError
+from catalog.naming import QUARANTINE, SILVER, TableName, namespace_sql, procedure_sql
 from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import column
 from ingestion.contracts.contract import TableContract
@@ -37,8 +38,6 @@ from ingestion.silver import late_window, scd2
 from ingestion.silver.batch import BATCH_ID, LINEAGE_COLUMNS, PreparedBatch, same_version_conflicts
 from ingestion.silver.entities import SilverEntity
 
-SILVER = "silver"
-QUARANTINE_TABLE = "quarantine"
 SOURCE_VIEW = "silver_merge_source"
 # Write-audit-publish branches are `audit_<table>_<run date>_<attempt>`; any left behind is a dead run's.
 AUDIT_BRANCH_PREFIX = "audit_"
@@ -87,10 +86,6 @@ class SilverCommit:
     warnings: tuple[str, ...] = field(default=())
 
 
-def table_name(settings: LakehouseSettings, table: str, namespace: str = SILVER) -> exp.Table:
-    return exp.table_(table, db=namespace, catalog=settings.catalog.name, quoted=True)
-
-
 def publish_batch(
     spark: SparkSession,
     settings: LakehouseSettings,
@@ -104,7 +99,8 @@ def publish_batch(
     referenced: dict[str, DataFrame] | None = None,
     schema_changed: SchemaChanged | None = None,
 ) -> SilverCommit:
-    target = table_name(settings, entity.table)
+    name = TableName(SILVER, entity.table)
+    target = name.expression(settings)
     target_sql = target.sql("spark")
     # One job for both counts and the batches read (the quarantine replaces theirs).
     outcome = prepared.accepted.select(F.lit(True).alias("ok"), BATCH_ID).unionByName(
@@ -178,7 +174,7 @@ def publish_batch(
             frame.unpersist()
 
     write_quarantine(spark, settings, entity.table, run_date, prepared.quarantined, read_batches=read_batches, rows=quarantined)
-    snapshot = spark.sql(f"SELECT snapshot_id FROM {target_sql}.refs WHERE name = 'main'").collect()
+    snapshot = spark.sql(f"SELECT snapshot_id FROM {name.metadata_sql(settings, 'refs')} WHERE name = 'main'").collect()
     return SilverCommit(
         table=target_sql,
         run_date=run_date,
@@ -209,8 +205,7 @@ def release_checkpoint(frame: DataFrame) -> None:
 
 def ensure_tables(spark: SparkSession, settings: LakehouseSettings, entities, contracts) -> None:
     """Create the Silver namespace, every entity's table and the quarantine table if missing."""
-    namespace = exp.table_(SILVER, db=settings.catalog.name, quoted=True).sql("spark")
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, SILVER)}")
     for entity in entities:
         contract = contracts.table(entity.table)
         columns = [(c.name, c.type) for c in contract.columns]
@@ -221,7 +216,7 @@ def ensure_tables(spark: SparkSession, settings: LakehouseSettings, entities, co
             f" PARTITIONED BY ({exp.to_identifier(entity.date_column, quoted=True).sql('spark')})" if entity.date_column else ""
         )
         spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {table_name(settings, entity.table).sql('spark')} ({_column_defs(columns)}) "
+            f"CREATE TABLE IF NOT EXISTS {TableName(SILVER, entity.table).sql(settings)} ({_column_defs(columns)}) "
             f"USING iceberg{partitioned} TBLPROPERTIES ('write.wap.enabled' = 'true', 'format-version' = '2')"
         )
     quarantine_columns = [
@@ -236,7 +231,7 @@ def ensure_tables(spark: SparkSession, settings: LakehouseSettings, entities, co
         ("quarantined_at", "timestamp"),
     ]
     spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {table_name(settings, QUARANTINE_TABLE).sql('spark')} "
+        f"CREATE TABLE IF NOT EXISTS {QUARANTINE.sql(settings)} "
         f"({_column_defs(quarantine_columns)}) USING iceberg PARTITIONED BY (table_name)"
     )
 
@@ -258,7 +253,7 @@ def write_quarantine(
     is quarantined again. Nothing is deleted on a first run and nothing appended when
     no row failed, so neither commits an empty snapshot.
     """
-    target = table_name(settings, QUARANTINE_TABLE).sql("spark")
+    target = QUARANTINE.sql(settings)
     if read_batches:
         condition = exp.and_(
             exp.column("table_name").eq(exp.Literal.string(table)),
@@ -386,10 +381,10 @@ def _violation(contract: TableContract, check: str, count: int, severity: str, d
 
 
 def _fast_forward(spark: SparkSession, settings: LakehouseSettings, table: str, branch: str) -> None:
-    procedure = exp.table_("fast_forward", db="system", catalog=settings.catalog.name, quoted=True).sql("spark")
+    procedure = procedure_sql(settings, "fast_forward")
     # Catalog-qualified: a bare `silver.orders` is first tried as catalog `silver`, which
     # fails with a logged stack trace before Spark falls back to the default catalog.
-    arguments = {"table": f"{settings.catalog.name}.{SILVER}.{table}", "branch": "main", "to": branch}
+    arguments = {"table": TableName(SILVER, table).sql(settings), "branch": "main", "to": branch}
     named = ", ".join(f"{name} => {exp.Literal.string(value).sql('spark')}" for name, value in arguments.items())
     spark.sql(f"CALL {procedure}({named})")
 

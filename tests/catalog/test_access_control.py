@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import pytest
 from trino.exceptions import TrinoUserError
 
+from catalog.naming import BRONZE, GOLD, SILVER, TableName, namespace_sql
 from catalog.trino_connection import trino_connection
-from lakehouse.round_trip import table_sql
 
 pytestmark = pytest.mark.integration
 
 PROBE = "access_probe"
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = (BRONZE, SILVER, GOLD)
 # Every Iceberg metadata table of Trino 476; the analyst may read Gold's, not the other layers'.
 METADATA_TABLES = (
     "snapshots", "history", "metadata_log_entries", "files", "manifests", "all_manifests",
@@ -53,14 +53,14 @@ def _execute(stack, sql: str, *, user: str | None = None) -> list[list]:
 def probes(stack) -> Iterator[dict[str, str]]:
     """One small table per layer, created by the engineer (which also proves it may write) in two
     snapshots (table_changes reads between two), with the names the statements below use."""
-    names = {layer: table_sql(stack, layer, PROBE, "trino") for layer in LAYERS}
+    names = {layer: TableName(layer, PROBE).sql(stack, "trino") for layer in LAYERS}
     for layer, name in names.items():
-        _execute(stack, f"CREATE SCHEMA IF NOT EXISTS {name.rsplit('.', 1)[0]}")
+        _execute(stack, f"CREATE SCHEMA IF NOT EXISTS {namespace_sql(stack, layer, 'trino')}")
         _execute(stack, f"CREATE OR REPLACE TABLE {name} (x integer)")
         _execute(stack, f"INSERT INTO {name} VALUES (1)")
     for layer in LAYERS:
         for kind in METADATA_TABLES:
-            names[f"{layer}_{kind}"] = table_sql(stack, layer, f"{PROBE}${kind}", "trino")
+            names[f"{layer}_{kind}"] = TableName(layer, f"{PROBE}${kind}").sql(stack, "trino")
     names["catalog"] = names["gold"].split(".", 1)[0]
     for layer in ("silver", "gold"):
         snapshots = [row[0] for row in _execute(stack, f"SELECT snapshot_id FROM {names[f'{layer}_snapshots']} ORDER BY committed_at")]

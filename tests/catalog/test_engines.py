@@ -17,8 +17,8 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import BooleanType, DateType, DecimalType, LongType, NestedField, StringType, TimestamptzType
 
 from catalog.iceberg_catalog import iceberg_catalog
+from catalog.naming import SILVER, TableName, namespace_sql
 from catalog.trino_connection import trino_connection, trino_engine
-from lakehouse.round_trip import table_sql
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +53,8 @@ ARROW_SCHEMA = pa.schema(
 def write_with_spark(settings, spark, table: str) -> None:
     from pyspark.sql import types as T
 
-    name = table_sql(settings, "silver", table, "spark")
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.silver")
+    name = TableName(SILVER, table).sql(settings)
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, SILVER)}")
     spark.sql(f"DROP TABLE IF EXISTS {name}")
     spark.sql(f"CREATE TABLE {name} {SPARK_DDL} USING iceberg PARTITIONED BY (days(updated_at))")
     schema = T.StructType(
@@ -71,10 +71,10 @@ def write_with_spark(settings, spark, table: str) -> None:
 
 
 def write_with_trino(settings, spark, table: str) -> None:
-    name = table_sql(settings, "silver", table, "trino")
+    name = TableName(SILVER, table).sql(settings, "trino")
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {settings.catalog.name}.silver")
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {namespace_sql(settings, SILVER, 'trino')}")
         cursor.fetchall()
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.fetchall()
@@ -91,8 +91,8 @@ def write_with_trino(settings, spark, table: str) -> None:
 
 def write_with_pyiceberg(settings, spark, table: str) -> None:
     catalog = iceberg_catalog(settings)
-    catalog.create_namespace_if_not_exists("silver")
-    identifier = f"silver.{table}"
+    catalog.create_namespace_if_not_exists(SILVER)
+    identifier = TableName(SILVER, table).identifier
     if catalog.table_exists(identifier):
         catalog.drop_table(identifier)
     schema = Schema(
@@ -113,24 +113,24 @@ def write_with_pyiceberg(settings, spark, table: str) -> None:
 
 def read_with_spark(settings, spark, table: str) -> list[tuple]:
     # toArrow keeps timestamps tz-aware; collect() would shift them into the local zone.
-    arrow = spark.table(table_sql(settings, "silver", table, "spark")).orderBy("id").toArrow()
+    arrow = spark.table(TableName(SILVER, table).sql(settings)).orderBy("id").toArrow()
     return [tuple(row[c] for c in COLUMNS) for row in arrow.to_pylist()]
 
 
 def read_with_trino(settings, spark, table: str) -> list[tuple]:
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
-        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {table_sql(settings, 'silver', table, 'trino')} ORDER BY id")
+        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {TableName(SILVER, table).sql(settings, 'trino')} ORDER BY id")
         return [tuple(row) for row in cursor.fetchall()]
 
 
 def read_with_pyiceberg(settings, spark, table: str) -> list[tuple]:
-    arrow = iceberg_catalog(settings).load_table(f"silver.{table}").scan().to_arrow().sort_by("id")
+    arrow = iceberg_catalog(settings).load_table(TableName(SILVER, table).identifier).scan().to_arrow().sort_by("id")
     return [tuple(row[c] for c in COLUMNS) for row in arrow.to_pylist()]
 
 
 def read_with_polars(settings, spark, table: str) -> list[tuple]:
-    frame = pl.scan_iceberg(iceberg_catalog(settings).load_table(f"silver.{table}")).sort("id").collect()
+    frame = pl.scan_iceberg(iceberg_catalog(settings).load_table(TableName(SILVER, table).identifier)).sort("id").collect()
     return [tuple(row[c] for c in COLUMNS) for row in frame.to_dicts()]
 
 
@@ -156,7 +156,7 @@ def test_spark_table_is_day_partitioned_as_trino_sees_it(written_table, stack) -
     writer, table = written_table
     with trino_connection(stack) as connection:
         cursor = connection.cursor()
-        cursor.execute(f'SELECT partition.updated_at_day FROM "{stack.catalog.name}"."silver"."{table}$partitions"')
+        cursor.execute(f"SELECT partition.updated_at_day FROM {TableName(SILVER, f'{table}$partitions').sql(stack, 'trino')}")
         days = sorted((row[0] for row in cursor.fetchall()), key=lambda d: (d is None, d))
     assert days == [dt.date(2000, 1, 1), dt.date(2026, 1, 31), None]
 
@@ -164,7 +164,7 @@ def test_spark_table_is_day_partitioned_as_trino_sees_it(written_table, stack) -
 def test_trino_insert_and_merge_are_seen_by_spark_and_pyiceberg(stack, spark) -> None:
     table = "orders_cross_engine"
     write_with_spark(stack, spark, table)
-    name = table_sql(stack, "silver", table, "trino")
+    name = TableName(SILVER, table).sql(stack, "trino")
     with trino_connection(stack) as connection:
         cursor = connection.cursor()
         cursor.execute(
@@ -191,8 +191,8 @@ def test_trino_insert_and_merge_are_seen_by_spark_and_pyiceberg(stack, spark) ->
 def test_time_travel_returns_the_old_state(stack, spark) -> None:
     table = "orders_time_travel"
     write_with_spark(stack, spark, table)
-    before = iceberg_catalog(stack).load_table(f"silver.{table}").current_snapshot().snapshot_id
-    name = table_sql(stack, "silver", table, "trino")
+    before = iceberg_catalog(stack).load_table(TableName(SILVER, table).identifier).current_snapshot().snapshot_id
+    name = TableName(SILVER, table).sql(stack, "trino")
     with trino_connection(stack) as connection:
         cursor = connection.cursor()
         cursor.execute(f"DELETE FROM {name} WHERE id = 2")
@@ -202,7 +202,7 @@ def test_time_travel_returns_the_old_state(stack, spark) -> None:
         cursor.execute(f"SELECT id FROM {name} FOR VERSION AS OF {int(before)} ORDER BY id")
         assert [r[0] for r in cursor.fetchall()] == [1, 2, 3]
 
-    table_now = iceberg_catalog(stack).load_table(f"silver.{table}")
+    table_now = iceberg_catalog(stack).load_table(TableName(SILVER, table).identifier)
     assert table_now.current_snapshot().snapshot_id != before
     old = table_now.scan(snapshot_id=before).to_arrow()
     assert sorted(old.column("id").to_pylist()) == [1, 2, 3]
@@ -228,7 +228,7 @@ def test_pyiceberg_cli_works_with_the_rendered_config(stack, spark, tmp_path) ->
     write_with_spark(stack, spark, "cli_visible")
     pyiceberg = str(Path(sys.executable).with_name("pyiceberg"))
     result = subprocess.run(
-        [pyiceberg, "--catalog", stack.catalog.name, "list", "silver"],
+        [pyiceberg, "--catalog", stack.catalog.name, "list", SILVER],
         env={**os.environ, "PYICEBERG_HOME": str(stack.config_dir)},
         capture_output=True,
         text=True,

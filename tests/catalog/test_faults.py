@@ -24,6 +24,7 @@ from py4j.protocol import Py4JJavaError
 
 from catalog import faults
 from catalog.errors import ConfigError, ServiceUnreachable
+from catalog.naming import OPS
 from catalog.settings import LakehouseSettings, load_settings
 from lakehouse import cli
 from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT
@@ -234,7 +235,7 @@ def test_a_catalog_killed_during_a_run_is_one_line(tmp_path: Path) -> None:
         catalog = iceberg_catalog(settings)
         deadline = time.monotonic() + 240
         # The run has started recording (its ops namespace exists): now the catalog dies under it.
-        while ("ops",) not in catalog.list_namespaces():
+        while (OPS,) not in catalog.list_namespaces():
             assert run.poll() is None, run.communicate()[0]
             assert time.monotonic() < deadline, "the run never reached the catalog"
             time.sleep(0.2)

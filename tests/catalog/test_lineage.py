@@ -16,6 +16,7 @@ from catalog import engine_config
 from catalog.artifacts import OPENLINEAGE_SPARK_PACKAGE
 from catalog.errors import ConfigError
 from catalog.lineage import Lineage, dbt_artifacts, dbt_events, input_path, output_statistics, output_table, run_uuid
+from catalog.naming import BRONZE, TableName
 from catalog.settings import LakehouseSettings, load_settings
 
 DAY = dt.date(2026, 3, 5)
@@ -35,7 +36,7 @@ def test_a_job_is_a_start_and_a_complete_with_its_datasets(settings: LakehouseSe
     landing = tmp_path / "landing" / "orders"
     with lineage.job("bronze.orders", inputs=[input_path(landing)], day=DAY) as run:
         run.outputs = [
-            output_table(settings, "bronze", "orders", columns=[("order_id", "string")], outputStatistics=output_statistics(7))
+            output_table(settings, TableName(BRONZE, "orders"), columns=[("order_id", "string")], outputStatistics=output_statistics(7))
         ]
 
     start, complete = _events(settings.home / "lineage" / "events.jsonl")

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
+from catalog.naming import SILVER, TableName
 from catalog.trino_connection import trino_connection
-from ingestion.silver.publish import table_name
 from ingestion.synthetic.report import LateKind
 from lakehouse.gold import DBT_PROJECT_DIR, GoldBuildError, build_gold
 
@@ -41,7 +41,7 @@ def _query(stack, sql: str) -> list[list]:
 
 
 def _silver_orders(stack) -> str:
-    return table_name(stack, "orders").sql("spark")
+    return TableName(SILVER, "orders").sql(stack)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import polars as pl
 
 from catalog import services
 from catalog.iceberg_catalog import iceberg_catalog
+from catalog.naming import BRONZE, OPS, SILVER, TableName
 from catalog.settings import LakehouseSettings, load_settings
 from ingestion.bronze import tables as bronze_tables
 
@@ -32,7 +33,7 @@ LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
 # Columns that differ between two correct runs of the same deliveries: times, and ids
 # derived from the home's absolute paths.
 VOLATILE_COLUMNS = {"_ingested_at", "_batch_id", "batch_id", "ingested_at", "quarantined_at"}
-CHECKED_NAMESPACES = ("bronze", "silver")
+CHECKED_NAMESPACES = (BRONZE, SILVER)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def content_checksums(settings: LakehouseSettings, namespaces: Sequence[str] = C
             frame = frame.with_columns(pl.col(pl.String).str.replace_all(home, "<home>", literal=True))
             frame = frame.select(sorted(frame.columns))
             rows = sorted(frame.cast(pl.String).fill_null("<null>").rows())
-            digests[".".join(identifier)] = hashlib.sha256(repr(rows).encode()).hexdigest()
+            digests[str(TableName(*identifier))] = hashlib.sha256(repr(rows).encode()).hexdigest()
     return digests
 
 
@@ -160,13 +161,13 @@ def branches_other_than_main(settings: LakehouseSettings) -> dict[str, list[str]
         for identifier in catalog.list_tables(namespace):
             refs = [name for name in catalog.load_table(identifier).metadata.refs if name != "main"]
             if refs:
-                found[".".join(identifier)] = refs
+                found[str(TableName(*identifier))] = refs
     return found
 
 
 def unreferenced_data_files(settings: LakehouseSettings) -> list[Path]:
     """Data files under a table's `data/` folder, and Bronze attempt folders, that no snapshot references."""
-    on_disk, referenced = _table_data_files(settings, (*CHECKED_NAMESPACES, "ops"))
+    on_disk, referenced = _table_data_files(settings, (*CHECKED_NAMESPACES, OPS))
     bronze = settings.bronze_dir
     if bronze.is_dir():
         on_disk |= {p for p in bronze.rglob("*.parquet") if p.is_file()}

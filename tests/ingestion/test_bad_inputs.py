@@ -24,12 +24,12 @@ import yaml
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from catalog.naming import QUARANTINE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import BronzeError, ingest_landing_day, ingested_files
 from ingestion.bronze.landing import RefusedFile
 from ingestion.bronze.source_formats import LandingFormat, landing_format
 from ingestion.pipeline import DayResult, run_day
-from ingestion.silver.publish import QUARANTINE_TABLE, table_name
 from ingestion.synthetic import generate_sources
 from tests.conftest import REPO_ROOT, TEST_CATALOG_PORT, own_rest_catalog
 
@@ -180,12 +180,12 @@ def corpus(stack: LakehouseSettings, spark, tmp_path_factory: pytest.TempPathFac
 
 
 def _silver(spark, settings: LakehouseSettings, table: str):
-    return spark.table(table_name(settings, table).sql("spark"))
+    return spark.table(TableName(SILVER, table).sql(settings))
 
 
 def _collect(spark, settings: LakehouseSettings, result: DayResult, outcomes: dict[str, Outcome]) -> None:
     by_path = {outcome.path: outcome for outcome in outcomes.values()}
-    quarantine = _silver(spark, settings, QUARANTINE_TABLE).where(F.col("_source_file").isin(*by_path))
+    quarantine = spark.table(QUARANTINE.sql(settings)).where(F.col("_source_file").isin(*by_path))
     reasons = {(r["_source_file"], r["_line_number"]): r["reason"] for r in quarantine.collect()}
     for batch in result.bronze:
         recorded = {path for path, _ in ingested_files.ingested(spark, settings, batch.source, FIRST_DAY, DAY)}

@@ -15,12 +15,12 @@ import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from catalog.naming import SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
 from ingestion.silver import fx, scd2
 from ingestion.silver.entities import ENTITIES
-from ingestion.silver.publish import table_name
 from ingestion.synthetic.report import LateKind
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 from tests.scenario import DAYS, START, Scenario
@@ -44,7 +44,7 @@ def catch_up(
 
 
 def _silver(spark, settings: LakehouseSettings, table: str):
-    return spark.table(table_name(settings, table).sql("spark"))
+    return spark.table(TableName(SILVER, table).sql(settings))
 
 
 def test_bronze_takes_every_line_of_every_day_in_one_batch_each_dated_by_its_file(catch_up, silver_scenario, spark) -> None:

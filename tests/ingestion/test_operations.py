@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
+from catalog.naming import OPS, TableName, namespace_sql
 from catalog.trino_connection import trino_connection
 from ingestion.bronze import BronzeBatch
-from ingestion.operations import ops_table, record_run
+from ingestion.operations import record_run
 from ingestion.pipeline import DayResult
 from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT, own_rest_catalog
 from tests.scenario import DAYS, START, Scenario
@@ -59,7 +60,7 @@ def test_the_run_row_and_the_drift_are_recorded(silver_scenario: Scenario, stack
         [silver_scenario.run_id],
     )
     # The generator adds coupon_code to orders from day 5 (ingestion/synthetic/README.md).
-    assert ["`iceberg`.`silver`.`orders`", "coupon_code", None, "string"] in changes
+    assert ["silver.orders", "coupon_code", None, "string"] in changes
 
 
 def test_a_failed_run_is_recorded_with_its_error(silver_scenario: Scenario, stack, spark) -> None:
@@ -106,12 +107,15 @@ with record_run(spark, settings, "dying", dt.date(2026, 4, 2), dt.date(2026, 4, 
 @pytest.fixture(scope="module")
 def own_ops(spark, tmp_path_factory: pytest.TempPathFactory):
     with own_rest_catalog(spark, tmp_path_factory.mktemp("ops-home"), CATALOG, TEST_CATALOG_PORT + 11) as settings:
-        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.ops")
-        spark.sql(f"CREATE TABLE {ops_table(settings, 'stage_metrics')} ({OLD_STAGE_METRICS}) USING iceberg")
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace_sql(settings, OPS)}")
+        spark.sql(f"CREATE TABLE {TableName(OPS, 'stage_metrics').sql(settings)} ({OLD_STAGE_METRICS}) USING iceberg")
         recorded = dt.datetime(2026, 4, 30, tzinfo=dt.UTC)
+        # Table names as they were recorded then: the bare source for Bronze, the quoted Spark name for Silver.
         spark.createDataFrame(
-            [("old", D(30), "bronze", "warehouse_orders", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded)], OLD_STAGE_METRICS
-        ).writeTo(ops_table(settings, "stage_metrics")).append()
+            [("old", D(30), "bronze", "warehouse_orders", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded),
+             ("old", D(30), "silver", f"`{CATALOG}`.`silver`.`orders`", 5, 5, 0, 5, 0, 1.0, None, 1.0, recorded)],
+            OLD_STAGE_METRICS,
+        ).writeTo(TableName(OPS, "stage_metrics").sql(settings)).append()
         yield settings
 
 
@@ -138,12 +142,12 @@ def test_a_killed_run_stays_running_with_its_schema_change_until_the_next_run_ma
     finally:
         dying.send_signal(signal.SIGKILL)
         dying.wait(30)
-    runs = ops_table(settings, "runs")
+    runs = TableName(OPS, "runs").sql(settings)
     assert _rows(spark, f"SELECT status, finished_at, error FROM {runs} WHERE run_id = '{run_id}'") == [("running", None, None)]
     # The column it added is on record, though the run never reached the end of a day.
     assert _rows(
-        spark, f"SELECT table_name, column_name, old_type, new_type FROM {ops_table(settings, 'schema_changes')} WHERE run_id = '{run_id}'"
-    ) == [(f"{CATALOG}.probe.t", "b", None, "string")]
+        spark, f"SELECT table_name, column_name, old_type, new_type FROM {TableName(OPS, 'schema_changes').sql(settings)} WHERE run_id = '{run_id}'"
+    ) == [("probe.t", "b", None, "string")]
 
     with record_run(spark, settings, "next", D(3), D(3)) as ops:
         assert _rows(spark, f"SELECT status FROM {runs} WHERE run_id = '{ops.run_id}'") == [("running",)]
@@ -162,9 +166,12 @@ def test_a_catch_up_batch_records_its_first_day_and_leaves_no_gap(own_ops, spark
         ops.day(DayResult(day=D(27), bronze=(_bronze(D(27), D(1)),), silver=(), seconds={}, first_day=D(1)))
         ops.day(DayResult(day=D(28), bronze=(_bronze(D(28)),), silver=(), seconds={}))
     assert _rows(
-        spark, f"SELECT first_day, day FROM {ops_table(settings, 'stage_metrics')} WHERE run_id = '{ops.run_id}' ORDER BY day"
+        spark, f"SELECT first_day, day FROM {TableName(OPS, 'stage_metrics').sql(settings)} WHERE run_id = '{ops.run_id}' ORDER BY day"
     ) == [(D(1), D(27)), (None, D(28))]
-    [(days_done,)] = _rows(spark, f"SELECT days_done FROM {ops_table(settings, 'runs')} WHERE run_id = '{ops.run_id}'")
+    [(days_done,)] = _rows(spark, f"SELECT days_done FROM {TableName(OPS, 'runs').sql(settings)} WHERE run_id = '{ops.run_id}'")
     assert days_done == 28
+    # One form of table name in every row, those recorded before it was the form included.
+    names = f"SELECT DISTINCT stage, table_name FROM {TableName(OPS, 'stage_metrics').sql(settings)} ORDER BY stage"
+    assert _rows(spark, names) == [("bronze", "bronze.warehouse_orders"), ("silver", "silver.orders")]
     # Days 1-27 were done by the catch-up batch; the row from before first_day (day 30) is one day; 29 was skipped.
     assert lateness_report(settings).gaps == [Gap(D(29), D(29))]

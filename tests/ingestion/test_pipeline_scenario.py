@@ -8,11 +8,12 @@ import pytest
 from pyspark.sql import functions as F
 
 from catalog.errors import LakehouseError
+from catalog.naming import SILVER, TableName
 from ingestion.contracts.contract import load_contracts
 from ingestion.pipeline import run_day
 from ingestion.silver.batch import PreparedBatch
 from ingestion.silver.entities import ORDERS
-from ingestion.silver.publish import ContractViolation, publish_batch, table_name
+from ingestion.silver.publish import ContractViolation, publish_batch
 from ingestion.synthetic.report import LateKind
 from tests.scenario import DAYS, START, Scenario
 
@@ -25,7 +26,7 @@ def scenario(silver_scenario: Scenario) -> Scenario:
 
 
 def _orders(stack, spark):
-    return spark.table(table_name(stack, "orders").sql("spark"))
+    return spark.table(TableName(SILVER, "orders").sql(stack))
 
 
 def _refund(report, lateness: int):
@@ -92,7 +93,7 @@ def test_refund_five_days_late_goes_through_the_counted_targeted_merge(scenario,
 def _checksum(stack, spark) -> dict[str, tuple[int, int]]:
     sums = {}
     for table in ("orders", "customers", "sessions", "events", "fx_rates", "crm_contacts", "crm_deals"):
-        frame = spark.table(table_name(stack, table).sql("spark"))
+        frame = spark.table(TableName(SILVER, table).sql(stack))
         # Order-independent content hash; decimal so that summing 64-bit hashes cannot overflow.
         row = frame.select(F.count(F.lit(1)), F.sum(F.xxhash64(*frame.columns).cast("decimal(38,0)"))).first()
         sums[table] = (row[0], row[1])
@@ -107,7 +108,7 @@ def test_replaying_a_day_three_times_changes_nothing(scenario, stack, spark) -> 
 
 
 def test_seeded_duplicate_primary_key_leaves_main_unchanged(scenario, stack, spark) -> None:
-    target = table_name(stack, "orders").sql("spark")
+    target = TableName(SILVER, "orders").sql(stack)
     before = spark.sql(f"SELECT snapshot_id FROM {target}.refs WHERE name = 'main'").first()[0]
     existing = _orders(stack, spark).limit(1)
     # Two versions of one brand-new order id: a bug upstream of dedup would produce this.
@@ -118,7 +119,7 @@ def test_seeded_duplicate_primary_key_leaves_main_unchanged(scenario, stack, spa
         [], "_batch_id string, _source_file string, _line_number int, _raw_line string, _record_hash string, reason string"
     )
     seeded = PreparedBatch(accepted=duplicated, quarantined=quarantined, merge_source=duplicated)
-    customers = spark.table(table_name(stack, "customers").sql("spark"))
+    customers = spark.table(TableName(SILVER, "customers").sql(stack))
     with pytest.raises(ContractViolation) as violation:
         publish_batch(
             spark, stack, ORDERS, load_contracts().table("orders"), seeded,

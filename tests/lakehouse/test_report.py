@@ -48,16 +48,16 @@ def ops_catalog(tmp_path: Path) -> SqlCatalog:
 
 def _with_records(catalog: SqlCatalog) -> SqlCatalog:
     """Three days of records, a skipped day 3, a replay of day 1, one failed run, quarantine and Bronze orders."""
-    orders = "`iceberg`.`silver`.`orders`"
+    orders = "silver.orders"
     metrics = []
     for day, run in ((1, "r1"), (2, "r1"), (4, "r2")):
         metrics += [
-            (run, D(day), "bronze", "warehouse_orders", 100 + day, 99 + day, 1, 100 + day, 0, 5.0, None, 0.99, T(day, 1), None),
+            (run, D(day), "bronze", "bronze.warehouse_orders", 100 + day, 99 + day, 1, 100 + day, 0, 5.0, None, 0.99, T(day, 1), None),
             (run, D(day), "silver", orders, 100 + day, 90 + day, 10, 80 + day, day, 20.0, 7, (90 + day) / (100 + day), T(day, 1), None),
         ]
     # A replay of day 1: Bronze found nothing new (must not hide the first batch), Silver re-merged.
     metrics += [
-        ("r3", D(1), "bronze", "warehouse_orders", 0, 0, 0, 0, 0, 1.0, None, 1.0, T(5, 2), None),
+        ("r3", D(1), "bronze", "bronze.warehouse_orders", 0, 0, 0, 0, 0, 1.0, None, 1.0, T(5, 2), None),
         ("r3", D(1), "silver", orders, 101, 95, 6, 81, 0, 10.0, 8, 95 / 101, T(5, 2), None),
     ]
     _write(catalog, "ops.stage_metrics", OPS_TABLES["stage_metrics"], metrics)
@@ -197,7 +197,7 @@ def test_latest_record_per_day_ignores_replays_that_read_nothing() -> None:
         {
             "day": [D(1), D(1), D(1)],
             "stage": ["bronze"] * 3,
-            "table_name": ["fx_rates"] * 3,
+            "table_name": ["bronze.fx_rates"] * 3,
             "rows_read": [6, 7, 0],
             "recorded_at": [dt.datetime(2026, 3, 1, h) for h in (1, 2, 3)],
         }

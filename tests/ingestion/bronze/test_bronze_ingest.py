@@ -18,8 +18,9 @@ import pytest
 from pyspark.sql import functions as F
 from sqlglot import exp
 
+from catalog.naming import BRONZE, TableName
 from catalog.trino_connection import trino_connection
-from ingestion.bronze import BronzeBatch, ingest_landing_day
+from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
 from ingestion.synthetic import GenerationReport, generate_sources
 
 pytestmark = pytest.mark.integration
@@ -71,7 +72,7 @@ def first_batches(stack, spark, landing: Landing) -> dict[tuple[str, dt.date], B
 
 def bronze_rows(spark, settings, source: str, landing_root: Path):
     """This module's rows of a Bronze table (other tests may ingest their own landing zones)."""
-    table = exp.table_(source, db="bronze", catalog=settings.catalog.name, quoted=True).sql("spark")
+    table = TableName(BRONZE, source).sql(settings)
     return spark.table(table).where(F.col("_source_file").startswith(f"{landing_root}/"))
 
 
@@ -158,7 +159,7 @@ def test_replaying_a_day_three_times_adds_nothing(stack, spark, landing, first_b
 
 
 def test_trino_counts_what_spark_counts(stack, spark, landing, first_batches):
-    table = exp.table_("warehouse_orders", db="bronze", catalog=stack.catalog.name, quoted=True)
+    table = TableName(BRONZE, "warehouse_orders").expression(stack)
     ours = sum(len(landing.data_lines("warehouse_orders", day)) for day in FIRST_DAYS)
 
     with trino_connection(stack) as connection:
@@ -186,7 +187,7 @@ def test_a_column_added_by_the_source_is_carried_and_null_before(stack, spark, l
         coupons = [row["coupon_code"] for row in csv.DictReader(handle) if row["coupon_code"]]
     assert coupons, "the drift day should hand out some coupons"
 
-    table = exp.table_("warehouse_orders", db="bronze", catalog=stack.catalog.name, quoted=True)
+    table = TableName(BRONZE, "warehouse_orders").expression(stack)
     columns = spark.table(table.sql("spark")).columns
     assert columns[columns.index("updated_at") + 1] == "coupon_code"
     rows = bronze_rows(spark, stack, "warehouse_orders", landing.root)
@@ -235,7 +236,7 @@ def test_a_landing_file_with_new_content_is_a_new_delivery(stack, spark, own_lan
 def test_a_crash_between_add_files_and_the_file_record_is_repaired_not_duplicated(stack, spark, own_landing):
     first = ingest_landing_day(spark, stack, "crm_deals", START, landing_dir=own_landing)
     before = snapshot(bronze_rows(spark, stack, "crm_deals", own_landing))
-    state = exp.table_("_ingested_files", db="bronze", catalog=stack.catalog.name, quoted=True).sql("spark")
+    state = ingested_files.TABLE.sql(stack)
     in_this_landing = exp.func("startswith", exp.column("file_path"), exp.Literal.string(f"{own_landing}/"))
     spark.sql(f"DELETE FROM {state} WHERE {in_this_landing.sql('spark')}")  # as if the run died before recording
 

@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
+from catalog.naming import SILVER, TableName
 from ingestion.contracts.contract import ContractFile, RunDates, TableContract
 from ingestion.silver.batch import prepare_batch
 from ingestion.silver.entities import SilverEntity
-from ingestion.silver.publish import ensure_tables, publish_batch, table_name
+from ingestion.silver.publish import ensure_tables, publish_batch
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ CONTRACT = TableContract.model_validate(
 
 
 def test_a_same_version_conflict_is_a_warning_of_the_commit(stack, spark) -> None:
-    spark.sql(f"DROP TABLE IF EXISTS {table_name(stack, PROBE.table).sql('spark')}")
+    spark.sql(f"DROP TABLE IF EXISTS {TableName(SILVER, PROBE.table).sql(stack)}")
     ensure_tables(spark, stack, [PROBE], ContractFile(layer="silver", tables=[CONTRACT]))
     rows = [("1", "a", "2026-02-01 10:00:00"), ("1", "b", "2026-02-01 10:00:00"), ("2", "c", "2026-02-01 10:00:00")]
     bronze = spark.createDataFrame(

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from catalog.naming import QUARANTINE
 from ingestion.contracts.contract import load_contracts
 from ingestion.silver.entities import ENTITIES
-from ingestion.silver.publish import QUARANTINE_TABLE, ensure_tables, table_name, write_quarantine
+from ingestion.silver.publish import ensure_tables, write_quarantine
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ def _rows(spark, *lines: tuple[str, int, str]):
 
 
 def _held(stack, spark) -> list[tuple[str, int, str]]:
-    rows = spark.table(table_name(stack, QUARANTINE_TABLE).sql("spark")).where(F.col("table_name") == TABLE)
+    rows = spark.table(QUARANTINE.sql(stack)).where(F.col("table_name") == TABLE)
     return sorted((r._batch_id, r._line_number, r.reason) for r in rows.collect())
 
 
