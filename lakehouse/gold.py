@@ -2,7 +2,8 @@
 
 `build_gold(settings)` renders the dbt profile from the settings, invokes dbt with
 `dbtRunner` and returns one `NodeResult` per model, test, unit test or seed. A run
-that fails raises `GoldBuildError` naming the first failing node.
+that fails raises `GoldBuildError` naming the first failing node. The project ships
+in the package (`lakehouse/package_data.py`); dbt's artifacts and log go under the home.
 
 A build whose process was killed leaves its last statements running inside Trino (see
 `stop_leftover_dbt_queries`); each build stops them before it starts, so a rerun
@@ -30,10 +31,12 @@ from catalog.naming import GOLD
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import read_password
 from catalog.trino_connection import trino_connection
+from lakehouse.package_data import DBT_PROJECT_DIR
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 # Node statuses that fail a run; `warn` (a warn-severity test) and `skipped` do not.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+# dbt commands that write no artifacts, and refuse `--target-path`.
+_WITHOUT_TARGET_PATH = frozenset({"debug", "deps", "init"})
 # Plain log lines: the output ends up in CI logs and test captures, not a terminal.
 _QUIET_FLAGS = ("--no-use-colors", "--no-send-anonymous-usage-stats", "--no-version-check")
 # requests prefers these to the CA file a dbt profile names (psf/requests#3829), so with
@@ -92,7 +95,12 @@ def dbt_args(
     full_refresh: bool = False,
 ) -> list[str]:
     """The dbt command line for this deployment (pure: no files written)."""
-    args = [*command, *_QUIET_FLAGS, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(profiles_dir(settings))]
+    args = [
+        *command, *_QUIET_FLAGS, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(profiles_dir(settings)),
+        "--log-path", str(log_dir(settings)),
+    ]
+    if command[0] not in _WITHOUT_TARGET_PATH:
+        args += ["--target-path", str(target_dir(settings))]
     if select:
         args += ["--select", *select]
     if vars:
@@ -104,6 +112,17 @@ def dbt_args(
 
 def profiles_dir(settings: LakehouseSettings) -> Path:
     return settings.config_dir / "dbt"
+
+
+# dbt writes into the project folder by default; that folder may sit read-only in
+# site-packages, and homes must not share one another's artifacts.
+def target_dir(settings: LakehouseSettings) -> Path:
+    """dbt's artifacts: manifest.json, run_results.json, catalog.json, compiled SQL."""
+    return settings.data_dir / "dbt" / "target"
+
+
+def log_dir(settings: LakehouseSettings) -> Path:
+    return settings.run_dir / "dbt"
 
 
 def build_gold(
@@ -131,14 +150,14 @@ def build_gold(
     with lineage.job(f"{GOLD}.dbt_{'_'.join(command)}", integration="DBT") as invocation:
         with _trino_password_env(settings):
             outcome = dbtRunner().invoke(dbt_args(settings, command, select=select, vars=vars, full_refresh=full_refresh))
-        artifacts = dbt_artifacts(DBT_PROJECT_DIR / "target")
+        artifacts = dbt_artifacts(target_dir(settings))
         if artifacts is not None:
             models = lineage.child(invocation)
             models.send(dbt_events(settings, models, *artifacts))
         nodes, elapsed = _node_results(outcome.result)
         result = GoldResult(command=command, success=bool(outcome.success), nodes=nodes, elapsed=elapsed)
         if not result.success:
-            raise GoldBuildError(_failure_line(result, outcome.exception), details=_failure_details(result))
+            raise GoldBuildError(_failure_line(result, outcome.exception, target_dir(settings)), details=_failure_details(result))
     return result
 
 
@@ -233,7 +252,7 @@ def _node_results(run_result: Any) -> tuple[tuple[NodeResult, ...], float]:
     return nodes, float(getattr(run_result, "elapsed_time", 0.0) or 0.0)
 
 
-def _failure_line(result: GoldResult, exception: BaseException | None) -> str:
+def _failure_line(result: GoldResult, exception: BaseException | None, target: Path) -> str:
     command = "dbt " + " ".join(result.command)
     failed = result.failed_nodes
     if failed:
@@ -242,7 +261,7 @@ def _failure_line(result: GoldResult, exception: BaseException | None) -> str:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return (
             f"{command} failed at {first.resource_type} {first.name}: {first.status}, {what}{more}; "
-            f"details in {DBT_PROJECT_DIR / 'target' / 'run_results.json'}"
+            f"details in {target / 'run_results.json'}"
         )
     reason = _first_line(str(exception)) if exception is not None else "see the dbt log above"
     return f"{command} failed before building any node: {reason}"

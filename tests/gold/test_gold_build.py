@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from catalog.naming import SILVER, TableName
 from catalog.trino_connection import trino_connection
 from ingestion.synthetic.report import LateKind
-from lakehouse.gold import DBT_PROJECT_DIR, GoldBuildError, build_gold
+from lakehouse.gold import GoldBuildError, build_gold, target_dir
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def test_gold_orders_match_silver(first_build, stack) -> None:
 def test_docs_generate_passes(first_build, stack) -> None:
     result = build_gold(stack, command=("docs", "generate"))
     assert result.success
-    assert (DBT_PROJECT_DIR / "target" / "catalog.json").is_file()
+    assert (target_dir(stack) / "catalog.json").is_file()
 
 
 def _revenue(stack, order_date, country, channel) -> Decimal:

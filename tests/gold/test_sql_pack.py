@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from catalog.trino_connection import trino_connection
+from lakehouse.package_data import SQL_DIR
 
 pytestmark = pytest.mark.integration
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 QUERIES = sorted(SQL_DIR.glob("*.sql"))
 
 
