@@ -4,7 +4,9 @@
 
 (`--kills 0` or `--overlaps 0` runs one phase alone.) The scale must keep each day's orders
 above ~40: a day's quarantine share is judged against the contracts' 95% DQ threshold, and
-at scale 0.02 two bad rows out of 22 fail a day on purpose.
+at scale 0.02 two bad rows out of 22 fail a day on purpose. Even at 0.05 (about 55 orders a
+day), seed 7's day 36 quarantines 3 orders and fails the gate, so keep `--kills` and
+`4 * --overlaps` at 35 days or fewer there, or raise the scale.
 
 Run by hand, outside CI (about 1 to 2 hours on 2 cores); CI runs a few fixed cases
 (`tests/ingestion/test_run_safety.py`). Every run goes through the real console script in its
@@ -41,7 +43,7 @@ from tests.ingestion import run_safety as safety  # noqa: E402
 
 START = dt.date(2028, 1, 1)
 CACHE = REPO / ".lakehouse" / "cache"
-PORT = 28281
+PORT = 29481  # clear of the ports the test suite uses, so both can run at once
 
 
 def _days(count: int) -> list[dt.date]:
