@@ -6,7 +6,7 @@ write-audit-publish cycle, Iceberg commits) is paid once instead of once per day
 
 Wiring only: the jobs are `ingestion/bronze/job.py` and `ingestion/silver/job.py`; here
 each is timed and wrapped in its lineage run, and the day's jobs are run in dependency
-order (`job_graph.py`).
+order (`job_graph.py`). `day_runner.py` runs days one after the other as a recorded run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -134,14 +134,6 @@ def run_day(
 
 
 _JOB_SESSIONS: weakref.WeakKeyDictionary[SparkSession, dict[str, SparkSession]] = weakref.WeakKeyDictionary()
-
-
-def day_batches(days: Sequence[dt.date], daily_days: int) -> list[tuple[dt.date, dt.date]]:
-    """(since, day) of each `run_day` call for `days`: the days before the last `daily_days`
-    as one catch-up batch, then one batch per day (0 runs them all as one catch-up)."""
-    split = max(len(days) - daily_days, 0)
-    catch_up, daily = days[:split], days[split:]
-    return ([(catch_up[0], catch_up[-1])] if catch_up else []) + [(day, day) for day in daily]
 
 
 def _job_session(spark: SparkSession, job: str) -> SparkSession:
