@@ -4,7 +4,9 @@ A catch-up (`since`, a first load or a long backfill) runs a range of landing da
 same way, as one batch per table: each table's fixed cost (a Spark job graph, a
 write-audit-publish cycle, Iceberg commits) is paid once instead of once per day.
 
-Wiring only: extract/transform/load live in `ingestion.bronze` and `ingestion.silver`.
+Wiring only: the jobs are `ingestion/bronze/job.py` and `ingestion/silver/job.py`; here
+each is timed and wrapped in its lineage run, and the day's jobs are run in dependency
+order (`job_graph.py`). `day_runner.py` runs days one after the other as a recorded run.
 """
 
 from __future__ import annotations
@@ -13,26 +15,22 @@ import datetime as dt
 import functools
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 
 from catalog.lineage import Lineage
-from catalog.naming import BRONZE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion import lineage as job_lineage
 from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
-from ingestion.contracts.contract import SCD2_IS_CURRENT, SCD2_VALID_TO, ContractFile, RunDates, load_contracts
-from ingestion.silver import batch as silver_batch
+from ingestion.contracts.contract import ContractFile, load_contracts
 from ingestion.job_graph import run_job_graph
 from ingestion.silver.entities import ENTITIES, SilverEntity, referenced_tables
-from ingestion.silver.publish import (
-    SchemaChange, SchemaChanged, SilverCommit, ensure_tables, publish_batch, release_checkpoint,
-)
+from ingestion.silver.job import silver_day
+from ingestion.silver.publish import SchemaChange, SilverCommit, ensure_tables
 
 Report = Callable[[str], None]
 T = TypeVar("T")
@@ -80,7 +78,7 @@ def run_day(
 
     Jobs run in dependency order: a Silver table runs once its Bronze source and the Silver
     tables it checks against or converts with are published. With `pipeline.parallel_jobs`
-    above 1 (default 1), independent jobs run at once, each in its own session.
+    above 1, independent jobs run at once, each in its own session.
     """
     contracts = contracts or load_contracts()
     lineage = lineage or Lineage.disabled()
@@ -138,14 +136,6 @@ def run_day(
 _JOB_SESSIONS: weakref.WeakKeyDictionary[SparkSession, dict[str, SparkSession]] = weakref.WeakKeyDictionary()
 
 
-def day_batches(days: Sequence[dt.date], daily_days: int) -> list[tuple[dt.date, dt.date]]:
-    """(since, day) of each `run_day` call for `days`: the days before the last `daily_days`
-    as one catch-up batch, then one batch per day (0 runs them all as one catch-up)."""
-    split = max(len(days) - daily_days, 0)
-    catch_up, daily = days[:split], days[split:]
-    return ([(catch_up[0], catch_up[-1])] if catch_up else []) + [(day, day) for day in daily]
-
-
 def _job_session(spark: SparkSession, job: str) -> SparkSession:
     """The job's own session, made once per process: Silver's write-audit-publish keeps its
     branch in the session conf, which jobs running at once must not share. Reused, because
@@ -183,82 +173,3 @@ def _columns(spark: SparkSession, lineage: Lineage, table: str) -> list[tuple[st
     except AnalysisException:  # a source that never delivered a line has no Bronze table
         return []
     return [(f.name, f.dataType.simpleString()) for f in fields]
-
-
-def silver_day(
-    spark: SparkSession,
-    settings: LakehouseSettings,
-    entity: SilverEntity,
-    contracts: ContractFile,
-    day: dt.date,
-    *,
-    since: dt.date | None = None,
-    window_days: int = 3,
-    schema_changed: SchemaChanged | None = None,
-) -> SilverCommit:
-    """Merge every Bronze row that landed on `day` (or from `since` to `day`) for this entity.
-
-    Replays re-merge, idempotently. A catch-up batch widens the MERGE window by its span,
-    so a row is late only if it is dated `window_days` before the first landing day.
-    """
-    contract = contracts.table(entity.table)
-    silver = lambda table: spark.table(TableName(SILVER, table).sql(settings))  # noqa: E731
-    first_day = since or day
-    window_days += (day - first_day).days
-    bronze = landed_bronze_rows(spark, settings, entity.source, day, since=first_day).persist()
-    # Each referenced table is read once, before the WAP branch exists, and serves
-    # both the orphan check in prepare and the foreign-key audit on the branch.
-    parents = {fk.references.table: silver(fk.references.table).persist() for fk in contract.foreign_keys}
-    # SCD2 reads the dimension it writes. Checkpointed, the batch's plans no longer
-    # reference the table: they see it as it was before this batch, whatever the MERGE
-    # does, and their cache is not re-planned by Spark when the table changes (which left
-    # blocks that `unpersist` could not find).
-    dimension: DataFrame | None = None
-    cached: list[DataFrame] = []
-    try:
-        if entity.scd2_tracked:
-            dimension = silver(entity.table).localCheckpoint(eager=True)
-        rows_read = bronze.count()
-        for frame in parents.values():
-            frame.count()
-        # Bounds relative to the run date: the first landing day bounds below, the last above.
-        run_dates = RunDates(first_day, day)
-        if dimension is not None:
-            prepared = silver_batch.prepare_scd2_batch(bronze, entity, contract, dimension=dimension, run_dates=run_dates)
-        else:
-            prepared = silver_batch.prepare_batch(
-                bronze,
-                entity,
-                contract,
-                fx_rates=silver("fx_rates") if entity.converts_to_usd else None,
-                referenced_keys={
-                    fk.columns[0]: parents[fk.references.table].select(
-                        fk.references.columns[0], *((SCD2_VALID_TO, SCD2_IS_CURRENT) if fk.not_deleted_before else ())
-                    )
-                    for fk in contract.foreign_keys
-                },
-                run_dates=run_dates,
-            )
-        # Publishing reads the batch several times: the counts, the MERGE source, the
-        # quarantine write. Cached, the checked rows that accepted and quarantined filter
-        # are planned and computed once; planning them again was most of a small batch's time.
-        if prepared.checked is not None:
-            cached.append(prepared.checked.persist())
-        return publish_batch(
-            spark, settings, entity, contract, prepared,
-            run_date=day, rows_read=rows_read, window_days=window_days, referenced=parents,
-            schema_changed=schema_changed,
-        )
-    finally:
-        for frame in (bronze, *parents.values(), *cached):
-            frame.unpersist()
-        if dimension is not None:
-            release_checkpoint(dimension)
-
-
-def landed_bronze_rows(
-    spark: SparkSession, settings: LakehouseSettings, source: str, day: dt.date, *, since: dt.date | None = None
-) -> DataFrame:
-    """Every Bronze row of `source` that landed on `day` (or from `since` to `day`), whichever batch brought it."""
-    landed = F.col("_ingest_date").between(F.lit(since or day), F.lit(day))
-    return spark.table(TableName(BRONZE, source).sql(settings)).where(landed)

@@ -225,16 +225,20 @@ def _require_services(settings: LakehouseSettings, *names: str) -> None:
 
 
 def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch_up: bool = False) -> None:
+    from rich.progress import Progress
+
     from catalog.run_lock import command_line, pipeline_lock
     from catalog.spark_session import spark_session
     from ingestion.bronze.landing import days_label, landing_days
+    from ingestion.day_runner import day_batches, run_batches
     from ingestion.recovery import recover
 
     settings = _settings()
     if last < first:
         raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
     days = landing_days(first.date(), last.date())
-    results = []
+    # A catch-up is one batch per table for the whole range, so one step.
+    batches = day_batches(days, 0 if catch_up else len(days))
     command = "run" if len(days) == 1 else "backfill"
     # Before anything else: a second run is refused at once, naming the one that holds the lock.
     with pipeline_lock(settings, command_line()) as lease:
@@ -244,9 +248,15 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
         if lease.previous_holder_died:
             console.log(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
             recover(spark, settings, console.log)
-        _run_batches(spark, settings, command, days, results, window_days, catch_up)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("pipeline", total=len(batches))
+            run = run_batches(
+                spark, settings, command, batches, window_days=window_days,
+                report=lambda _batch, message: progress.update(task, description=message),
+                batch_done=lambda _result: progress.advance(task),
+            )
     table = Table("days" if catch_up else "day", "table", "read", "accepted", "quarantined", "merged", "late", "dq score", "schema changes")
-    for result in results:
+    for result in run.results:
         for commit in result.silver:
             table.add_row(
                 days_label(result.first_day or result.day, result.day), commit.table, f"{commit.rows_read:,}", f"{commit.rows_accepted:,}",
@@ -255,29 +265,8 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
             )
     console.print(table)
     # Contract warnings do not stop a run; they must still be seen.
-    for warning in (warning for result in results for warning in result.warnings):
+    for warning in run.warnings:
         console.print(f"[yellow]warn[/] {warning}", soft_wrap=True)
-
-
-def _run_batches(spark, settings: LakehouseSettings, command: str, days, results: list, window_days: int | None, catch_up: bool) -> None:
-    """Run the days and record them; `results` gets each batch's result as it finishes."""
-    from rich.progress import Progress
-
-    from ingestion.operations import record_run
-    from ingestion.pipeline import day_batches, run_day
-
-    with Progress(console=console, transient=True) as progress, record_run(spark, settings, command, days[0], days[-1]) as ops:
-        # A catch-up is one batch per table for the whole range, so one step.
-        batches = day_batches(days, 0 if catch_up else len(days))
-        task = progress.add_task("pipeline", total=len(batches))
-        for since, day in batches:
-            results.append(run_day(
-                spark, settings, day, since=since, window_days=window_days,
-                report=lambda m: progress.update(task, description=m), lineage=ops.lineage,
-                schema_changed=ops.schema_changed,
-            ))
-            ops.day(results[-1])
-            progress.advance(task)
 
 
 @app.command()

@@ -5,7 +5,7 @@ last `daily_days` days as one catch-up batch per table (a first load), then each
 last days on its own, with the late corrections that reach back into the days before.
 
 Every step is the product's own entry point (`services.start`, `generate_sources`,
-`run_day`, `build_gold`); the demo only sequences them and counts what landed
+`run_batches`, `build_gold`); the demo only sequences them and counts what landed
 where, through Trino, as an analyst would see it.
 """
 
@@ -77,9 +77,8 @@ def _run_demo(
     report: Report,
 ) -> DemoSummary:
     from catalog.spark_session import spark_session
-    from ingestion.operations import record_run
     from ingestion.bronze.landing import landing_days
-    from ingestion.pipeline import day_batches, run_day
+    from ingestion.day_runner import DayBatch, day_batches, run_batches
     from ingestion.recovery import recover
     from ingestion.silver.entities import ENTITIES
     from ingestion.synthetic import generate_sources
@@ -105,18 +104,18 @@ def _run_demo(
     if lease.previous_holder_died:
         report(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
         recover(spark, settings, report)
-    results = []
     last_day = start + dt.timedelta(days=days - 1)
-    with record_run(spark, settings, "demo", start, last_day) as ops:
-        for since, day in day_batches(landing_days(start, last_day), daily_days):
-            first, last = (since - start).days + 1, (day - start).days + 1
-            label = f"days {first}-{last}/{days} (catch-up)" if since != day else f"day {last}/{days}"
-            progress = lambda message, label=label: report(f"{label}: {message}")  # noqa: E731
-            results.append(run_day(
-                spark, settings, day, since=since, report=progress, lineage=ops.lineage, schema_changed=ops.schema_changed
-            ))
-            ops.day(results[-1])
-            startup.check()  # a Trino that failed to boot stops the demo now, not after the pipeline
+
+    def progress(batch: DayBatch, message: str) -> None:
+        first, last = (batch.since - start).days + 1, (batch.day - start).days + 1
+        label = f"days {first}-{last}/{days} (catch-up)" if batch.catch_up else f"day {last}/{days}"
+        report(f"{label}: {message}")
+
+    run = run_batches(
+        spark, settings, "demo", day_batches(landing_days(start, last_day), daily_days), report=progress,
+        # A Trino that failed to boot stops the demo now, not after the pipeline.
+        batch_done=lambda _result: startup.check(),
+    )
     seconds["pipeline"] = time.monotonic() - clock
 
     clock = time.monotonic()
@@ -132,13 +131,13 @@ def _run_demo(
         days=days,
         seconds=seconds,
         lines_landed=sum(entry.rows_written for entry in generated.entries),
-        bronze_rows=sum(b.rows_written for r in results for b in r.bronze),
+        bronze_rows=sum(b.rows_written for r in run.results for b in r.bronze),
         silver_rows=_row_counts(settings, SILVER, (*(entity.table for entity in ENTITIES), QUARANTINE.table)),
         gold_rows=_row_counts(settings, GOLD, gold_marts()),
         late_corrections_delivered=sum(len(entry.late_arrivals) for entry in generated.entries),
-        late_rows_beyond_window=sum(c.late_rows for r in results for c in r.silver),
-        rows_quarantined=sum(c.rows_quarantined for r in results for c in r.silver),
-        contract_warnings=tuple(warning for result in results for warning in result.warnings),
+        late_rows_beyond_window=sum(c.late_rows for r in run.results for c in r.silver),
+        rows_quarantined=sum(c.rows_quarantined for r in run.results for c in r.silver),
+        contract_warnings=tuple(run.warnings),
         gold=gold,
     )
 

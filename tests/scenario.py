@@ -11,8 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from catalog.settings import LakehouseSettings
-from ingestion.operations import record_run
-from ingestion.pipeline import DayResult, run_day
+from ingestion.bronze.landing import landing_days
+from ingestion.day_runner import day_batches, run_batches
+from ingestion.pipeline import DayResult
 from ingestion.synthetic import generate_sources
 from ingestion.synthetic.report import GenerationReport
 
@@ -35,12 +36,9 @@ class Scenario:
 def run_scenario(spark, settings: LakehouseSettings) -> Scenario:
     report = generate_sources(settings.landing_dir, START, DAYS, scale=SCALE, seed=SEED)
     before = stored_rdds(spark)
-    results = []
-    with record_run(spark, settings, "scenario", START, START + dt.timedelta(days=DAYS - 1)) as ops:
-        for offset in range(DAYS):
-            results.append(run_day(spark, settings, START + dt.timedelta(days=offset), lineage=ops.lineage, schema_changed=ops.schema_changed))
-            ops.day(results[-1])
-    return Scenario(report, results, stored_rdds(spark) - before, ops.run_id)
+    # Day by day: every landing day a batch of its own.
+    run = run_batches(spark, settings, "scenario", day_batches(landing_days(START, START + dt.timedelta(days=DAYS - 1)), DAYS))
+    return Scenario(report, list(run.results), stored_rdds(spark) - before, run.run_id)
 
 
 def stored_rdds(spark) -> set[int]:

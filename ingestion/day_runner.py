@@ -1,0 +1,88 @@
+"""Landing days through the pipeline as one recorded run: the one loop over day batches.
+
+`day_batches` cuts a range of landing days into the `run_day` calls that cover it: the
+history before the last `daily_days` days as one catch-up batch, then each of the last
+days on its own. `run_batches` runs them in order inside one `record_run`: each batch's
+stage metrics are recorded as soon as it finishes, its jobs' lineage runs are children
+of the run's, and each Silver schema change is recorded the moment it commits. The
+first batch that fails stops the run, which is recorded as failed with the batches done
+before it kept.
+
+`lakehouse run`, `backfill` and `demo` take the pipeline lock (`catalog.run_lock`) before
+Spark starts and hold it around this call: `record_run` relies on one run at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from pyspark.sql import SparkSession
+
+from catalog.settings import LakehouseSettings
+from ingestion.operations import record_run
+from ingestion.pipeline import DayResult, run_day
+
+
+class DayBatch(NamedTuple):
+    """The landing days `since`..`day` of one `run_day` call (one day when they are equal)."""
+
+    since: dt.date
+    day: dt.date
+
+    @property
+    def catch_up(self) -> bool:
+        return self.since != self.day
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    run_id: str  # its row in ops.runs
+    results: tuple[DayResult, ...]  # one per batch, in order
+
+    @property
+    def warnings(self) -> list[str]:
+        """Contract warnings of every batch, in order."""
+        return [warning for result in self.results for warning in result.warnings]
+
+
+def day_batches(days: Sequence[dt.date], daily_days: int) -> list[DayBatch]:
+    """The batches of `days`: the days before the last `daily_days` as one catch-up batch,
+    then one batch per day (0 runs them all as one catch-up)."""
+    split = max(len(days) - daily_days, 0)
+    catch_up, daily = days[:split], days[split:]
+    return ([DayBatch(catch_up[0], catch_up[-1])] if catch_up else []) + [DayBatch(day, day) for day in daily]
+
+
+def run_batches(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    command: str,
+    batches: Sequence[DayBatch],
+    *,
+    window_days: int | None = None,
+    report: Callable[[DayBatch, str], None] = lambda _batch, _message: None,
+    batch_done: Callable[[DayResult], None] = lambda _: None,
+) -> PipelineRun:
+    """Run `batches` in order as one run of `command`, recorded in the ops tables.
+
+    `report(batch, message)` hears of each job as it starts; `batch_done(result)` is
+    called once a batch's result is recorded, before the next batch starts (an exception
+    it raises stops the run like a failed batch). `window_days` overrides every table's
+    late-data window (default: the pipeline settings).
+    """
+    results = []
+    with record_run(spark, settings, command, batches[0].since, batches[-1].day) as ops:
+        for batch in batches:
+            result = run_day(
+                spark, settings, batch.day, since=batch.since, window_days=window_days,
+                report=functools.partial(report, batch),
+                lineage=ops.lineage, schema_changed=ops.schema_changed,
+            )
+            results.append(result)
+            ops.day(result)
+            batch_done(result)
+    return PipelineRun(ops.run_id, tuple(results))
