@@ -46,12 +46,16 @@ def java_version(java_home: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def java_major(java_home: Path) -> int | None:
-    version = java_version(java_home)
+def major_of(version: str | None) -> int | None:
+    """The major of a `release` version string ("25.0.1" -> 25); None if it has none."""
     try:
         return int(version.split(".")[0]) if version else None
     except ValueError:
         return None
+
+
+def java_major(java_home: Path) -> int | None:
+    return major_of(java_version(java_home))
 
 
 def require_java(java_home: Path, needed: JavaRange, *, who: str, setting: str) -> None:

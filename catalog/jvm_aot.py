@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catalog.artifacts import TRINO_VERSION
-from catalog.java import AOT_CACHE_JAVA, java_major, java_version
+from catalog.java import AOT_CACHE_JAVA, java_version, major_of
 
 CACHE_FOLDER = "trino-aot"
 _RECORDING_SUFFIX = ".recording"
@@ -34,7 +34,8 @@ _OUTPUT_OPTION = "-XX:AOTCacheOutput="
 
 def cache_file(cache_dir: Path, java_home: Path) -> Path | None:
     """Where the cache for this Trino on this JDK lives; None if the JDK cannot use one."""
-    version, major = java_version(java_home), java_major(java_home)
+    version = java_version(java_home)  # one read of the release file
+    major = major_of(version)
     if version is None or major is None or major not in AOT_CACHE_JAVA:
         return None
     return cache_dir / CACHE_FOLDER / f"trino-{TRINO_VERSION}-java-{version}.aot"
