@@ -58,11 +58,21 @@ class GenerationRequestError(LakehouseError):
 
 
 @dataclass(frozen=True)
+class SourceDelivery:
+    """One source's rows of a day as delivered, before any encoding: what a real server is fed."""
+
+    source: LandingSource
+    columns: tuple[str, ...]  # in delivery order; a drift day adds one
+    rows: tuple[DeliveredRow, ...]  # clean rows, duplicates and malformed rows, in delivery order
+
+
+@dataclass(frozen=True)
 class PlannedDay:
     day: dt.date
     day_index: int
     files: tuple[LandingFile, ...]
     entries: tuple[SourceDayReport, ...]
+    deliveries: tuple[SourceDelivery, ...] = ()  # in SOURCES order
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,7 @@ def _planned_days(
         day = start + dt.timedelta(days=day_index)
         files: list[LandingFile] = []
         entries: list[SourceDayReport] = []
+        deliveries: list[SourceDelivery] = []
         for source, source_day in zip(SOURCES, source_days, strict=True):
             rng = rng_for(seed, source.name, day_index, "delivery")
             rows = deliver_with_problems(source, source_day.records, previous[source.name].records, rates, rng, day_index)
@@ -165,8 +176,9 @@ def _planned_days(
                 )
             )
             files.extend(day_files)
+            deliveries.append(SourceDelivery(source, tuple(source_day.columns), tuple(rows)))
             previous[source.name] = _Delivered(source_day.records, clean_locations)
-        yield PlannedDay(day, day_index, tuple(files), tuple(entries))
+        yield PlannedDay(day, day_index, tuple(files), tuple(entries), tuple(deliveries))
 
 
 def _clean_source_days(
