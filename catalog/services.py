@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, postgres, trino_auth
 from catalog.errors import ConfigError, ServiceError
 from catalog.java import REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
@@ -46,12 +46,12 @@ class Service:
     port: int
     port_setting: str  # the env var that moves it, for error messages
     url: str  # what clients connect to
-    health_url: str
+    health_url: str  # probed over HTTP, unless `probe` is set (then only named in messages)
     is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
-    java_home: Path
-    java: JavaRange  # the Java versions it runs on
-    java_setting: str
-    cache_folder: Callable[[Path], Path]  # cache dir -> this service's artifact folder
+    java_home: Path | None  # None: not a JVM service
+    java: JavaRange | None  # the Java versions it runs on
+    java_setting: str | None
+    cache_folder: Callable[[Path], Path] | None  # cache dir -> this service's artifact folder; None: nothing downloaded
     fetch: Callable[[Path], Path]  # downloads into the cache, returns the install folder
     command: Callable[[Path], list[str]]  # install folder -> argv
     env: dict[str, str]
@@ -65,6 +65,14 @@ class Service:
     extra_ports: tuple[tuple[int, str], ...] = ()
     # The argv that also records a JVM AOT cache (`catalog/jvm_aot.py`), if the service has one.
     recording_command: Callable[[Path], list[str]] | None = None
+    # Health without HTTP (a database): replaces the health URL's probe.
+    probe: Callable[[], bool] | None = None
+    # Run before each start (the first one initialises the service's data); must be idempotent.
+    prepare: Callable[[], None] | None = None
+    # Checked before anything starts, like the Java version: raises a one-line error.
+    preflight: Callable[[], None] | None = None
+    # What `down` sends the process group first.
+    stop_signal: signal.Signals = signal.SIGTERM
 
 
 @dataclass(frozen=True)
@@ -172,10 +180,39 @@ def _trino_probe_headers(settings: LakehouseSettings) -> dict[str, str]:
     return {"X-Trino-User": trino_auth.TRINO_HEALTH_USER}
 
 
+def _postgres(settings: LakehouseSettings) -> Service:
+    pg = settings.postgres
+    address = f"postgresql://{pg.host}:{pg.port}"
+    return Service(
+        name="postgres",
+        host=pg.host,
+        port=pg.port,
+        port_setting="LAKEHOUSE_POSTGRES__PORT",
+        url=address,
+        health_url=address,
+        is_healthy=lambda body: False,  # unused: `probe` asks the server itself
+        probe=lambda: postgres.is_ready(settings),
+        java_home=None,
+        java=None,
+        java_setting=None,
+        cache_folder=None,
+        fetch=lambda cache_dir: postgres.bin_dir(settings),  # Debian's package: nothing to download
+        command=lambda binaries: postgres.server_command(settings, binaries),
+        env={},
+        log_file=settings.run_dir / "postgres.log",
+        record_file=settings.run_dir / "postgres.json",
+        prepare=lambda: postgres.prepare(settings),
+        preflight=lambda: postgres.bin_dir(settings),
+        # SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every client to leave.
+        stop_signal=signal.SIGINT,
+    )
+
+
 # Start order: Trino's Iceberg catalog needs the REST catalog.
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "rest-catalog": _rest_catalog,
     "trino": _trino,
+    "postgres": _postgres,
 }
 
 
@@ -279,7 +316,7 @@ def down(settings: LakehouseSettings, report: Report = lambda _: None) -> list[s
             recording = jvm_aot.recording(_recorded_command(service))
             if recording is None:
                 report(f"stopping {service.name} (pid {process.pid})")
-                _stop(process)
+                _stop(process, signal_first=service.stop_signal)
             else:
                 report(f"stopping {service.name} (pid {process.pid}); it writes its AOT cache first (once, 30-60 s)")
                 if _stop(process, AOT_CACHE_WRITE_TIMEOUT_SECONDS):
@@ -309,9 +346,11 @@ def status(settings: LakehouseSettings) -> list[ServiceStatus]:
 def _start(
     settings: LakehouseSettings, service: Service, report: Report, *, niceness: int = 0, record_aot_cache: bool = False
 ) -> psutil.Process:
-    if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
+    if service.cache_folder is not None and not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
         report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
     install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
+    if service.prepare is not None:
+        service.prepare()
     records = record_aot_cache and service.recording_command is not None
     command = service.recording_command(install) if records else service.command(install)  # type: ignore[misc]
     report(f"starting {service.name}" + (f" at low CPU priority (nice {niceness})" if niceness else ""))
@@ -370,12 +409,14 @@ def _recorded_process(service: Service) -> psutil.Process | None:
         return None
 
 
-def _stop(process: psutil.Process, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
-    """SIGTERM the service's process group; True if it exited within `timeout`, False if it was killed."""
+def _stop(
+    process: psutil.Process, timeout: float = STOP_TIMEOUT_SECONDS, *, signal_first: signal.Signals = signal.SIGTERM
+) -> bool:
+    """Signal the service's process group; True if it exited within `timeout`, False if it was killed."""
     try:
         group = os.getpgid(process.pid)
         members = [process, *process.children(recursive=True)]
-        os.killpg(group, signal.SIGTERM)
+        os.killpg(group, signal_first)
         _, alive = psutil.wait_procs(members, timeout=timeout)
         if not alive:
             return True
@@ -394,6 +435,8 @@ def _ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
 
 
 def _probe(service: Service) -> bool:
+    if service.probe is not None:
+        return service.probe()
     try:
         with urllib.request.urlopen(service.health_url, timeout=2, context=_ssl_context(service.ca_file)) as response:
             return response.status == 200 and service.is_healthy(response.read())
@@ -464,7 +507,10 @@ def _log_tail(path: Path) -> str:
 # --- Preflight ---------------------------------------------------------------
 
 def _check_java(service: Service) -> None:
-    require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)
+    if service.java is not None:
+        require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)  # type: ignore[arg-type]
+    if service.preflight is not None:
+        service.preflight()
 
 
 def _check_port_free(service: Service) -> None:
