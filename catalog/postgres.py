@@ -218,12 +218,28 @@ def _make_cluster_dir(settings: LakehouseSettings) -> Path:
     shared = SHARED_CLUSTER_ROOT / hashlib.sha256(str(target).encode()).hexdigest()[:16]
     SHARED_CLUSTER_ROOT.mkdir(exist_ok=True)
     os.chmod(SHARED_CLUSTER_ROOT, 0o755)
+    _remove_orphaned_clusters()
     shutil.rmtree(shared, ignore_errors=True)  # a leftover of a home that no longer links to it
     shared.mkdir(mode=0o700)
     _give_to_server_user(shared)
+    (SHARED_CLUSTER_ROOT / f"{shared.name}{_LINK_SUFFIX}").write_text(str(target))
     target.rmdir()
     target.symlink_to(shared, target_is_directory=True)
     return shared
+
+
+_LINK_SUFFIX = ".linked-from"
+
+
+def _remove_orphaned_clusters() -> None:
+    """Clusters under /var/tmp whose home is gone (test homes, mostly): nothing can reach their data."""
+    for link_note in SHARED_CLUSTER_ROOT.glob(f"*{_LINK_SUFFIX}"):
+        cluster = link_note.with_name(link_note.name.removesuffix(_LINK_SUFFIX))
+        linked_from = Path(link_note.read_text())
+        still_linked = linked_from.is_symlink() and linked_from.resolve() == cluster
+        if not still_linked and not (cluster / "postmaster.pid").exists():
+            shutil.rmtree(cluster, ignore_errors=True)
+            link_note.unlink()
 
 
 def _server_user_can_write(folder: Path) -> bool:

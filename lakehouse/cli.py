@@ -74,7 +74,7 @@ def _reporter(status: Any) -> Callable[[str], None]:
 @app.command()
 @handles_errors
 def up() -> None:
-    """Start the REST catalog and Trino (idempotent); downloads artifacts on first run."""
+    """Start the REST catalog, Trino and PostgreSQL (idempotent); downloads artifacts on first run."""
     settings = _settings()
     with console.status("starting services") as status:
         started = services.up(settings, _reporter(status))
