@@ -28,7 +28,11 @@ POSTGRES_JDBC_VERSION = "42.7.8"
 SLF4J_VERSION = "2.0.17"
 
 # Spark resolves these itself (Ivy, from Maven Central) through spark.jars.packages.
-SPARK_PACKAGES = (f"org.apache.iceberg:iceberg-spark-runtime-{SPARK_SCALA_SUFFIX}:{ICEBERG_VERSION}",)
+SPARK_PACKAGES = (
+    f"org.apache.iceberg:iceberg-spark-runtime-{SPARK_SCALA_SUFFIX}:{ICEBERG_VERSION}",
+    # Spark's JDBC source reads the PostgreSQL source (ingestion/sources/jdbc.py).
+    f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
+)
 # The OpenLineage Spark listener, added to them when lineage.spark_listener is on. 1.54.0
 # (the Python client's version) is not on Maven Central for Scala 2.13; 1.53.0 is the newest
 # there, and both write the same OpenLineage spec (2-0-2).
