@@ -278,7 +278,7 @@ def extract(
         table = _describe(spark, settings, source, schema, table_name, where)
         validate(table, source, where)
         read = _read(spark, settings, source, table, position).localCheckpoint(eager=True)
-        source_file = f"postgresql://{settings.postgres.host}:{settings.postgres.port}/{where}?batch={batch_id[:16]}"
+        source_file = f"postgresql://{settings.postgres.host}:{settings.postgres.port}/{where}?batch={batch_id}"
         described = bronze_frame(
             describe_rows(read, list(table.columns), source_file), batch_id=batch_id, ingested_at=ingested_at, ingest_date=day
         )
