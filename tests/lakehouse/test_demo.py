@@ -41,6 +41,7 @@ def test_demo_builds_every_layer_with_trino_booting_behind_spark(tmp_path: Path)
         "LAKEHOUSE_CACHE_DIR": str(cache),
         "LAKEHOUSE_CATALOG__PORT": "28981",
         "LAKEHOUSE_TRINO__PORT": "28980",
+        "LAKEHOUSE_POSTGRES__PORT": "28982",
         "LAKEHOUSE_TRINO__HEAP_GB": "2",
         "COLUMNS": "200",  # one table row per line
     }
