@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.errors.exceptions.captured import CapturedException
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession, Window
 from pyspark.sql import functions as F
 from sqlglot import exp
 
@@ -58,6 +58,8 @@ _SORT_PREFIX = "__sort_"
 _PARTITION = "__partition"
 _OCCURRENCE = "__occurrence"
 _SEEN = "__seen"
+# Numbers in Bronze's text compared as numbers (wide enough for bigint and most numerics).
+_NUMBER = "decimal(38,10)"
 
 
 class Cursor(Protocol):
@@ -283,7 +285,8 @@ def extract(
             describe_rows(read, list(table.columns), source_file), batch_id=batch_id, ingested_at=ingested_at, ingest_date=day
         )
         lower = lower_cursor_text(position, table.columns[source.cursor.column], source.cursor.lookback_seconds)
-        fresh = described if lower is None else absorb_seen(described, _bronze_slice(spark, settings, source, lower))
+        cursor_type = table.columns[source.cursor.column]
+        fresh = described if lower is None else absorb_seen(described, _bronze_slice(spark, settings, source, lower, cursor_type))
         rows = fresh.localCheckpoint(eager=True)
         last = read.orderBy(*(c.desc_nulls_last() for c in _sort_names(read))).select(source.cursor.column, *source.key).first()
     except (Py4JJavaError, CapturedException) as exc:
@@ -298,7 +301,7 @@ def _sort_names(frame: DataFrame) -> list[Column]:
     return [F.col(name) for name in sorted(n for n in frame.columns if n.startswith(_SORT_PREFIX))]
 
 
-def _jdbc(spark: SparkSession, settings: LakehouseSettings, database: str):  # noqa: ANN202 - a DataFrameReader
+def _jdbc(spark: SparkSession, settings: LakehouseSettings, database: str) -> DataFrameReader:
     return (
         spark.read.format("jdbc")
         .option("url", postgres.jdbc_url(settings, database))
@@ -345,24 +348,19 @@ def _read(
     return read.drop(_PARTITION)
 
 
-def _bronze_slice(spark: SparkSession, settings: LakehouseSettings, source: JdbcSourceLike, lower: str) -> DataFrame:
+def _bronze_slice(
+    spark: SparkSession, settings: LakehouseSettings, source: JdbcSourceLike, lower: str, cursor_type: str
+) -> DataFrame:
     """`_record_hash` of Bronze's rows from the cursor value `lower` on (a superset of what the read re-covers)."""
     name = TableName(BRONZE, source.name).sql(settings)
     if not spark.catalog.tableExists(name):
         return spark.createDataFrame([], f"{RECORD_HASH} string")
-    stored = spark.table(name)
     cursor = column(source.cursor.column)
-    # Text order is time order for ISO timestamps and dates; numbers compare as numbers.
-    after = cursor >= F.lit(lower) if not _is_number(lower) else cursor.cast("decimal(38,10)") >= F.lit(lower).cast("decimal(38,10)")
-    return stored.where(after).select(RECORD_HASH)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    if cursor_type in NUMBER_TYPES:
+        after = cursor.try_cast(_NUMBER) >= F.lit(lower).try_cast(_NUMBER)
+    else:  # ISO text: text order is time order
+        after = cursor >= F.lit(lower)
+    return spark.table(name).where(after).select(RECORD_HASH)
 
 
 # --- Faults ------------------------------------------------------------------

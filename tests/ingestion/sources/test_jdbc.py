@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,8 +132,8 @@ def test_a_missing_declared_column_or_an_unordered_cursor_is_one_line() -> None:
     source = JdbcSource("o", "warehouse", "orders", ("id",), Cursor("updated_at"))
     with pytest.raises(jdbc.JdbcSourceError, match=r"^o: warehouse.public.orders has no column 'id' \(its key\): fix key"):
         jdbc.validate(ORDERS_TABLE, source, "warehouse.public.orders")
-    text_cursor = JdbcSource("o", "warehouse", "orders", ("order_id",), Cursor("amount"))
-    jdbc.validate(ORDERS_TABLE, text_cursor, "w")  # numeric orders
+    numeric_cursor = JdbcSource("o", "warehouse", "orders", ("order_id",), Cursor("amount"))
+    jdbc.validate(ORDERS_TABLE, numeric_cursor, "w")  # a number orders changes
     table = jdbc.SourceTable("public", "t", {"order_id": "bigint", "note": "text"})
     with pytest.raises(jdbc.JdbcSourceError, match="is text, which does not order changes"):
         jdbc.validate(table, JdbcSource("o", "w", "t", ("order_id",), Cursor("note")), "w.public.t")
