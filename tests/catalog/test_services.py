@@ -103,12 +103,12 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
         startup.check()  # booting is not failing
         # Trino takes seconds to boot: launched, alive, not yet answering.
         states = {s.name: s.state for s in services.status(settings)}
-        assert states == {"rest-catalog": "running", "trino": "unhealthy"}
+        assert states == {"rest-catalog": "running", "trino": "unhealthy", "postgres": "stopped"}
 
         ready = startup.wait()
         assert [(s.name, s.state) for s in ready] == [("rest-catalog", "running"), ("trino", "running")]
         assert ready[0] is catalog  # waited for once, not again
-        assert [s.state for s in services.status(settings)] == ["running", "running"]
+        assert [s.state for s in services.status(settings)] == ["running", "running", "stopped"]
     finally:
         stopped = services.down(settings)
     assert stopped == ["trino", "rest-catalog"]
@@ -255,7 +255,7 @@ def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_pat
     assert list(expected.parent.iterdir()) == [expected], "no recording left behind"
 
     try:
-        [_, trino] = services.up(settings)
+        [_, trino, _] = services.up(settings)
         command = services._recorded_command(services.services(settings)[1])
         assert f"-XX:AOTCache={expected}" in command and jvm_aot.recording(command) is None
         # The JVM maps the cache file into memory when it uses it.
