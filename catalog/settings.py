@@ -206,6 +206,10 @@ class CrmApiSettings(_Section):
     # The connector's retry budget per request: whichever of attempts and seconds runs out first.
     retry_attempts: int = Field(default=6, ge=1)
     retry_budget_seconds: float = Field(default=60.0, gt=0)
+    # The connector reads only objects modified before it started, and waits this long
+    # first: HubSpot's search index lags its writes, and an object written during the run,
+    # in the cursor's own millisecond, could sort before the cursor and be skipped.
+    search_settle_seconds: float = Field(default=1.0, ge=0)
 
     @property
     def url(self) -> str:

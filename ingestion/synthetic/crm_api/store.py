@@ -98,7 +98,8 @@ def millis_of(value: str) -> int:
 
 class Store:
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None)
+        # One event loop uses it, one request at a time, but not always from the thread that opened it.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.executescript(_SCHEMA)
         # The clock never runs backwards: a write is never dated before an earlier one.
         (last,) = self._db.execute("SELECT coalesce(max(updated_ms), 0) FROM objects").fetchone()
