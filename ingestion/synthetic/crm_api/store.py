@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,7 +216,7 @@ def served_properties(object_type: str, stored: StoredObject, requested: Sequenc
     return {**served, **{name: value for name, value in system.items() if name not in served}}
 
 
-def _filterable(object_type: str) -> dict[str, tuple[str, object]]:
+def _filterable(object_type: str) -> dict[str, tuple[str, Callable[[str], int]]]:
     """HubSpot property -> (its column, how a filter value converts to the column's type)."""
     return {MODIFIED_PROPERTY[object_type]: ("updated_ms", millis_of), ID_PROPERTY: ("id", _object_id)}
 

@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from ingestion.synthetic.feeds.crm_api import CRM_OBJECTS, feed_day
 from ingestion.synthetic.generator import PlannedDay, SourceDelivery, plan_days
 from ingestion.synthetic.problem_rates import ProblemRates
 from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CATALOG_PORT, TEST_CRM_API_PORT, own_rest_catalog
+from tests.ingestion.sources.crm_sources import HttpSource, crm_source
 
 pytestmark = pytest.mark.integration
 
@@ -50,22 +51,6 @@ SEED = 11
 # Raised so that two small days carry duplicates, redeliveries and truncated records.
 RATES = ProblemRates(duplicate_rate=0.3, redelivery_rate=0.3, malformed_rate=0.15)
 SPARE_KEY = re.compile(r"(?:ct|dl)_spare_\d{4}_\d{4}")
-
-
-@dataclass(frozen=True)
-class HttpSource:  # the fields of ingestion/sources/declarations.py's HttpSource
-    name: str
-    object_type: str
-    key: tuple[str, ...]
-    cursor_property: str
-    page_size: int
-    kind: str = "http"
-
-
-def _source(name: str, object_type: str, page_size: int = 20) -> HttpSource:
-    key = {"contacts": ("contact_id",), "deals": ("deal_id",)}[object_type]
-    cursor = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}[object_type]
-    return HttpSource(name, object_type, key, cursor, page_size)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +123,7 @@ def test_two_days_reach_bronze_as_the_api_serves_them_and_a_replay_adds_nothing(
     with crm_api(tmp_path / "api") as settings:
         for planned in days:
             feed_day(settings, planned)
-            for source in (_source("crm_contacts", "contacts"), _source("crm_deals", "deals", page_size=3)):
+            for source in (crm_source("crm_contacts", "contacts"), crm_source("crm_deals", "deals", page_size=3)):
                 delivery = _delivery(planned, source.name)
                 origins.update(row.origin for row in delivery.rows)
                 written, batch_id = _ingest(spark, settings, source, planned.day)
@@ -183,7 +168,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_a_crash_between_extract_and_commit_then_a_rerun_gives_the_same_bronze(
     spark, catalog: LakehouseSettings, days: list[PlannedDay], tmp_path: Path
 ) -> None:
-    source = _source("crm_deals_crash", "deals", page_size=4)
+    source = crm_source("crm_deals_crash", "deals", page_size=4)
     with crm_api(tmp_path / "api") as settings:
         first, second = days
         feed_day(settings, first)
@@ -239,7 +224,7 @@ def _in_session(process: psutil.Process, session: int) -> bool:
 
 
 def test_429_and_500_within_the_budget_are_survived(spark, catalog: LakehouseSettings, days: list[PlannedDay], tmp_path: Path) -> None:
-    source = _source("crm_contacts_flaky", "contacts", page_size=5)
+    source = crm_source("crm_contacts_flaky", "contacts", page_size=5)
     with crm_api(tmp_path / "api", rate_limit_every=3, retry_after_seconds=1, fault_every=4) as settings:
         feed_day(settings, days[0])
         written, batch_id = _ingest(spark, settings, source, days[0].day)
@@ -252,7 +237,7 @@ def test_429_and_500_within_the_budget_are_survived(spark, catalog: LakehouseSet
 def test_past_the_budget_nothing_is_committed_and_the_next_run_resumes(
     spark, catalog: LakehouseSettings, days: list[PlannedDay], tmp_path: Path
 ) -> None:
-    source = _source("crm_contacts_outage", "contacts", page_size=5)
+    source = crm_source("crm_contacts_outage", "contacts", page_size=5)
     home = tmp_path / "api"
     with crm_api(home, fault_every=1, retry_attempts=3) as settings:
         feed_day(settings, days[0])
@@ -269,7 +254,7 @@ def test_past_the_budget_nothing_is_committed_and_the_next_run_resumes(
 
 
 def test_api_down_and_a_wrong_token_are_one_line_naming_the_fix(spark, catalog: LakehouseSettings, tmp_path: Path) -> None:
-    source = _source("crm_contacts_faults", "contacts")
+    source = crm_source("crm_contacts_faults", "contacts")
     with crm_api(tmp_path / "api") as settings:
         token = services.crm_api_token_file(settings)
         assert token.stat().st_mode & 0o777 == 0o600

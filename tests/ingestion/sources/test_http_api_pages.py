@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,10 @@ from ingestion.sources import http_api
 from ingestion.sources.http_api import COLUMNS, Cursor, HttpSourceError, fetch_pages, page_rows, parse_page, position_after
 from ingestion.synthetic.crm_api.app import ApiConfig, create_app
 from ingestion.synthetic.crm_api.store import Store
+from tests.ingestion.sources.crm_sources import HttpSource, crm_source
 
 TOKEN = "test-token"
-
-
-@dataclass(frozen=True)
-class HttpSource:  # the fields of ingestion/sources/declarations.py's HttpSource
-    name: str
-    object_type: str
-    key: tuple[str, ...]
-    cursor_property: str
-    page_size: int
-    kind: str = "http"
-
-
-CONTACTS = HttpSource("crm_contacts", "contacts", ("contact_id",), "lastmodifieddate", page_size=7)
+CONTACTS = crm_source("crm_contacts", "contacts", page_size=7)
 FAR_FUTURE_MS = 2**42
 
 
