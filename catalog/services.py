@@ -15,6 +15,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -48,12 +49,12 @@ class Service:
     url: str  # what clients connect to
     health_url: str  # probed over HTTP, unless `probe` is set (then only named in messages)
     is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
-    java_home: Path | None  # None: not a JVM service
+    java_home: Path | None  # None: not a JVM
     java: JavaRange | None  # the Java versions it runs on
-    java_setting: str | None
-    cache_folder: Callable[[Path], Path] | None  # cache dir -> this service's artifact folder; None: nothing downloaded
-    fetch: Callable[[Path], Path]  # downloads into the cache, returns the install folder
-    command: Callable[[Path], list[str]]  # install folder -> argv
+    java_setting: str
+    cache_folder: Callable[[Path], Path] | None  # cache dir -> this service's artifact folder; None: nothing to fetch
+    fetch: Callable[[Path], Path] | None  # downloads into the cache, returns the install folder
+    command: Callable[[Path], list[str]]  # install folder (the home if nothing is fetched) -> argv
     env: dict[str, str]
     log_file: Path
     record_file: Path
@@ -180,6 +181,46 @@ def _trino_probe_headers(settings: LakehouseSettings) -> dict[str, str]:
     return {"X-Trino-User": trino_auth.TRINO_HEALTH_USER}
 
 
+def crm_api_token_file(settings: LakehouseSettings) -> Path:
+    """The CRM API's bearer token: the server writes it (0600) on first start, its clients read it."""
+    return settings.home / "secrets" / "crm-api" / "token"
+
+
+def _crm_api(settings: LakehouseSettings) -> Service:
+    api = settings.crm_api
+    return Service(
+        name="crm-api",
+        host=api.host,
+        port=api.port,
+        port_setting="LAKEHOUSE_CRM_API__PORT",
+        url=api.url,
+        health_url=f"{api.url}/health",
+        is_healthy=lambda body: json.loads(body).get("status") == "ok",
+        java_home=None,
+        java=None,
+        java_setting="",
+        cache_folder=None,
+        fetch=None,
+        # By module name: catalog/ never imports ingestion/. Every setting on the command
+        # line, since the server runs in the home, where no lakehouse.yaml is.
+        command=lambda _: [
+            sys.executable, "-m", "ingestion.synthetic.crm_api",
+            "--host", api.host,
+            "--port", str(api.port),
+            "--database", str(settings.data_dir / "crm-api" / "crm.db"),
+            "--token-file", str(crm_api_token_file(settings)),
+            "--page-limit", str(api.page_limit),
+            "--search-cap", str(api.search_cap),
+            "--rate-limit-every", str(api.rate_limit_every),
+            "--retry-after", str(api.retry_after_seconds),
+            "--fault-every", str(api.fault_every),
+        ],
+        env={},
+        log_file=settings.run_dir / "crm-api.log",
+        record_file=settings.run_dir / "crm-api.json",
+    )
+
+
 def _postgres(settings: LakehouseSettings) -> Service:
     pg = settings.postgres
     address = f"postgresql://{pg.host}:{pg.port}"
@@ -194,10 +235,10 @@ def _postgres(settings: LakehouseSettings) -> Service:
         probe=lambda: postgres.is_ready(settings),
         java_home=None,
         java=None,
-        java_setting=None,
+        java_setting="",
         cache_folder=None,
-        fetch=lambda cache_dir: postgres.bin_dir(settings),  # Debian's package: nothing to download
-        command=lambda binaries: postgres.server_command(settings, binaries),
+        fetch=None,  # Debian's package: nothing to download
+        command=lambda _: postgres.server_command(settings, postgres.bin_dir(settings)),
         env={},
         log_file=settings.run_dir / "postgres.log",
         record_file=settings.run_dir / "postgres.json",
@@ -212,6 +253,7 @@ def _postgres(settings: LakehouseSettings) -> Service:
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "rest-catalog": _rest_catalog,
     "trino": _trino,
+    "crm-api": _crm_api,
     "postgres": _postgres,
 }
 
@@ -346,9 +388,11 @@ def status(settings: LakehouseSettings) -> list[ServiceStatus]:
 def _start(
     settings: LakehouseSettings, service: Service, report: Report, *, niceness: int = 0, record_aot_cache: bool = False
 ) -> psutil.Process:
-    if service.cache_folder is not None and not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
-        report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
-    install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
+    install = settings.home
+    if service.fetch is not None and service.cache_folder is not None:
+        if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
+            report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
+        install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
     if service.prepare is not None:
         service.prepare()
     records = record_aot_cache and service.recording_command is not None
@@ -507,10 +551,11 @@ def _log_tail(path: Path) -> str:
 # --- Preflight ---------------------------------------------------------------
 
 def _check_java(service: Service) -> None:
-    if service.java is not None:
-        require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)  # type: ignore[arg-type]
     if service.preflight is not None:
         service.preflight()
+    if service.java_home is None or service.java is None:
+        return
+    require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)
 
 
 def _check_port_free(service: Service) -> None:

@@ -30,6 +30,7 @@ _PORT_OFFSET = int(os.environ.get("LAKEHOUSE_TEST_PORT_OFFSET", "0"))
 TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
 TEST_TRINO_PORT = 18080 + _PORT_OFFSET
 TEST_POSTGRES_PORT = 18433 + _PORT_OFFSET
+TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
 # The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
 FILE_SOURCES_ENV = "LAKEHOUSE_PIPELINE__SOURCES"
 
@@ -66,6 +67,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings
         catalog={"port": TEST_CATALOG_PORT},
         trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
         postgres={"port": TEST_POSTGRES_PORT},
+        crm_api={"port": TEST_CRM_API_PORT},
         spark={"driver_memory": "4g", "shuffle_partitions": 2},
     )
 
