@@ -25,9 +25,9 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, kafka_broker, trino_auth
 from catalog.errors import ConfigError, ServiceError
-from catalog.java import REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
+from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
 
 Report = Callable[[str], None]
@@ -65,6 +65,10 @@ class Service:
     extra_ports: tuple[tuple[int, str], ...] = ()
     # The argv that also records a JVM AOT cache (`catalog/jvm_aot.py`), if the service has one.
     recording_command: Callable[[Path], list[str]] | None = None
+    # Judges health instead of the health URL, for a service that speaks no HTTP.
+    probe: Callable[[], bool] | None = None
+    # Runs before each launch with the install folder; first-start work (formatting storage) must be idempotent.
+    prepare: Callable[[Path], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,10 +176,38 @@ def _trino_probe_headers(settings: LakehouseSettings) -> dict[str, str]:
     return {"X-Trino-User": trino_auth.TRINO_HEALTH_USER}
 
 
+def _kafka(settings: LakehouseSettings) -> Service:
+    kafka = settings.kafka
+    address = f"kafka://{kafka.bootstrap_servers}"
+    return Service(
+        name="kafka",
+        host=kafka.host,
+        port=kafka.port,
+        port_setting="LAKEHOUSE_KAFKA__PORT",
+        url=address,
+        # Kafka speaks its own protocol: `probe` asks the broker for its metadata instead.
+        health_url=address,
+        is_healthy=lambda body: False,
+        java_home=settings.java.jdk17_home,
+        java=KAFKA_JAVA,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=artifacts.kafka_dir,
+        fetch=artifacts.ensure_kafka,
+        command=lambda lib: kafka_broker.command(settings, lib),
+        env={},
+        log_file=settings.run_dir / "kafka.log",
+        record_file=settings.run_dir / "kafka.json",
+        extra_ports=((kafka.controller_port, "LAKEHOUSE_KAFKA__CONTROLLER_PORT"),),
+        probe=lambda: kafka_broker.answers(settings),
+        prepare=lambda lib: kafka_broker.format_storage(settings, lib),
+    )
+
+
 # Start order: Trino's Iceberg catalog needs the REST catalog.
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "rest-catalog": _rest_catalog,
     "trino": _trino,
+    "kafka": _kafka,
 }
 
 
@@ -312,6 +344,8 @@ def _start(
     if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
         report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
     install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
+    if service.prepare is not None:
+        service.prepare(install)
     records = record_aot_cache and service.recording_command is not None
     command = service.recording_command(install) if records else service.command(install)  # type: ignore[misc]
     report(f"starting {service.name}" + (f" at low CPU priority (nice {niceness})" if niceness else ""))
@@ -394,6 +428,8 @@ def _ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
 
 
 def _probe(service: Service) -> bool:
+    if service.probe is not None:
+        return service.probe()
     try:
         with urllib.request.urlopen(service.health_url, timeout=2, context=_ssl_context(service.ca_file)) as response:
             return response.status == 200 and service.is_healthy(response.read())

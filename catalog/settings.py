@@ -119,6 +119,28 @@ class TrinoSettings(_Section):
         return self.heap_gb * 1024 // 2
 
 
+class KafkaSettings(_Section):
+    """Apache Kafka in KRaft combined mode: one process is broker and controller, no ZooKeeper."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9092, ge=1, le=65535)
+    # The KRaft controller's listener; only the broker itself talks to it.
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    heap: str = "512m"
+    # Partitions of a topic created without a count (the feeder creates `events` with its own).
+    partitions: int = Field(default=4, ge=1)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> KafkaSettings:
+        if self.controller_port == self.port:
+            raise ValueError(f"kafka.controller_port must differ from kafka.port ({self.port}): set LAKEHOUSE_KAFKA__CONTROLLER_PORT")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 class SparkSettings(_Section):
     master: str = "local[2]"
     driver_memory: str = "4g"
@@ -205,6 +227,7 @@ class LakehouseSettings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     trino: TrinoSettings = Field(default_factory=TrinoSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     gold: GoldSettings = Field(default_factory=GoldSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
