@@ -129,6 +129,10 @@ class KafkaSettings(_Section):
     heap: str = "512m"
     # Partitions of a topic created without a count (the feeder creates `events` with its own).
     partitions: int = Field(default=4, ge=1)
+    # A Kafka source whose committed offsets the broker no longer holds (retention deleted the
+    # messages before they reached Bronze, or the topic was recreated) fails. False: it goes on
+    # from the earliest offsets kept, and the messages in between are lost (Spark's failOnDataLoss).
+    fail_on_data_loss: bool = True
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> KafkaSettings:
