@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog import engine_config
+from catalog import artifacts, engine_config
 from catalog.errors import ServiceError, ServiceUnreachable
 from catalog.settings import LakehouseSettings
 
@@ -48,11 +48,12 @@ def command(settings: LakehouseSettings, lib: Path) -> list[str]:
     ]
 
 
-def format_storage(settings: LakehouseSettings, lib: Path) -> None:
+def format_storage(settings: LakehouseSettings) -> None:
     """Format the log directory for a new cluster, once; a formatted one is left as it is."""
     log_dir = engine_config.kafka_log_dir(settings)
     if (log_dir / FORMATTED_MARKER).is_file():
         return
+    lib = artifacts.ensure_kafka(settings.cache_dir)  # type: ignore[arg-type]
     log_dir.mkdir(parents=True, exist_ok=True)
     config = engine_config.kafka_config_dir(settings) / "server.properties"
     result = subprocess.run(

@@ -65,10 +65,10 @@ class Service:
     extra_ports: tuple[tuple[int, str], ...] = ()
     # The argv that also records a JVM AOT cache (`catalog/jvm_aot.py`), if the service has one.
     recording_command: Callable[[Path], list[str]] | None = None
-    # Judges health instead of the health URL, for a service that speaks no HTTP.
+    # Health without HTTP (a database): replaces the health URL's probe.
     probe: Callable[[], bool] | None = None
-    # Runs before each launch with the install folder; first-start work (formatting storage) must be idempotent.
-    prepare: Callable[[Path], None] | None = None
+    # Run before each start (the first one initialises the service's data); must be idempotent.
+    prepare: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _kafka(settings: LakehouseSettings) -> Service:
         record_file=settings.run_dir / "kafka.json",
         extra_ports=((kafka.controller_port, "LAKEHOUSE_KAFKA__CONTROLLER_PORT"),),
         probe=lambda: kafka_broker.answers(settings),
-        prepare=lambda lib: kafka_broker.format_storage(settings, lib),
+        prepare=lambda: kafka_broker.format_storage(settings),
     )
 
 
@@ -345,7 +345,7 @@ def _start(
         report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
     install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
     if service.prepare is not None:
-        service.prepare(install)
+        service.prepare()
     records = record_aot_cache and service.recording_command is not None
     command = service.recording_command(install) if records else service.command(install)  # type: ignore[misc]
     report(f"starting {service.name}" + (f" at low CPU priority (nice {niceness})" if niceness else ""))
