@@ -203,6 +203,9 @@ class LakehouseSettings(BaseSettings):
     # The sources and the Silver entities they feed (ingestion/sources/declarations.py);
     # defaults to the packaged ingestion/sources.yml.
     sources_file: Path | None = None
+    # A folder holding the contract files bronze.yml and silver.yml (a new source needs
+    # its contracts without editing the package); defaults to the packaged ingestion/contracts/.
+    contracts_dir: Path | None = None
 
     java: JavaSettings = Field(default_factory=JavaSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
@@ -234,6 +237,7 @@ class LakehouseSettings(BaseSettings):
         self.cache_dir = (self.cache_dir or self.home / "cache").expanduser().resolve()
         self.warehouse_dir = (self.warehouse_dir or self.home / "warehouse").expanduser().resolve()
         self.sources_file = self.sources_file.expanduser().resolve() if self.sources_file else None
+        self.contracts_dir = self.contracts_dir.expanduser().resolve() if self.contracts_dir else None
         lineage = self.lineage
         lineage.file = (lineage.file or self.home / "lineage" / "events.jsonl").expanduser().resolve()
         lineage.spark_file = (lineage.spark_file or self.home / "lineage" / "spark-events.jsonl").expanduser().resolve()

@@ -41,9 +41,9 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
 from catalog.naming import BRONZE, OPS, TableName
-from catalog.settings import LakehouseSettings, PipelineSettings
+from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
-from ingestion.silver.entities import ENTITIES, SilverEntity
+from ingestion.silver.entities import SilverEntity, load_entities
 
 # Silver column whose day is the business date, per table with one. The windowed
 # entities derive their partition date from it (`to_date(ordered_at)`, ...); FX has no
@@ -229,8 +229,8 @@ def windowed(entity: SilverEntity) -> bool:
     return entity.date_column is not None
 
 
-def profiled_entities() -> list[SilverEntity]:
-    return [entity for entity in ENTITIES if entity.table in BUSINESS_TIME_COLUMNS]
+def profiled_entities(settings: LakehouseSettings) -> list[SilverEntity]:
+    return [entity for entity in load_entities(settings) if entity.table in BUSINESS_TIME_COLUMNS]
 
 
 # --- Reading: PyIceberg + Polars ----------------------------------------------------
@@ -255,11 +255,11 @@ def scan_table(catalog: Catalog, name: TableName, columns: Sequence[str] | None 
 
 
 def lateness_profiles(
-    catalog: Catalog, pipeline: PipelineSettings, *, since: dt.date | None = None, until: dt.date | None = None
+    catalog: Catalog, settings: LakehouseSettings, *, since: dt.date | None = None, until: dt.date | None = None
 ) -> list[LatenessProfile]:
     profiles = []
-    for entity in profiled_entities():
-        window = pipeline.window_for(entity.table) if windowed(entity) else None
+    for entity in profiled_entities(settings):
+        window = settings.pipeline.window_for(entity.table) if windowed(entity) else None
         columns = [
             *dict.fromkeys(entity.renamed[c] for c in (*entity.keys, entity.version_column, BUSINESS_TIME_COLUMNS[entity.table])),
             INGEST_DATE,
@@ -304,5 +304,5 @@ def lateness_report(
         from catalog.iceberg_catalog import iceberg_catalog
 
         catalog = iceberg_catalog(settings)  # one that does not answer: one line from the CLI (catalog/faults.py)
-    profiles = lateness_profiles(catalog, settings.pipeline, since=since, until=until)
+    profiles = lateness_profiles(catalog, settings, since=since, until=until)
     return LatenessReport(profiles, late_warnings(profiles, settings.pipeline.late_share_warning), gaps_from_ops(catalog))

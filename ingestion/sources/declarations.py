@@ -202,18 +202,34 @@ Source = Annotated[JdbcSource | KafkaSource | HttpSource | FileSource, Field(dis
 KINDS = ("jdbc", "kafka", "http", "file")
 
 
+class SourceFieldError(ValueError):
+    """A finding of the file's validator about one source's field (pydantic cannot locate it)."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.source = source
+        self.field = field
+        self.problem = problem
+
+
 class SourcesFile(_Strict):
     sources: tuple[Source, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> SourcesFile:
-        for field, names in (
-            ("name", [source.name for source in self.sources]),
-            ("silver.table", [source.silver.table for source in self.sources if source.silver]),
-        ):
-            repeated = sorted({name for name in names if names.count(name) > 1})
-            if repeated:
-                raise ValueError(f"{field} {repeated[0]!r} is declared twice: names must be unique")
+    def _complete_and_unique(self) -> SourcesFile:
+        seen: dict[str, str] = {}
+        for source in self.sources:
+            # A model may leave these out (a connector's test builds a bare JdbcSource); the file may not.
+            if source.format is None:
+                raise SourceFieldError(source.name, "format", "is missing: every source declares its landing files (format and pattern)")
+            if source.silver is None:
+                raise SourceFieldError(source.name, "silver", "is missing: declare the Silver entity the source feeds")
+            if not source.silver_keys:
+                raise SourceFieldError(source.name, "silver.keys", "is missing: declare the entity's keys (or the source's key)")
+            for field, name in (("name", source.name), ("silver.table", source.silver.table)):
+                if f"{field}:{name}" in seen:
+                    raise SourceFieldError(source.name, field, f"{name!r} is declared twice (also by '{seen[f'{field}:{name}']}'): rename one")
+                seen[f"{field}:{name}"] = source.name
         return self
 
 
@@ -286,7 +302,10 @@ def describe_source_error(path: Path, raw: dict[str, Any], exc: ValidationError)
             loc = loc[1:]
     field = ".".join(str(part) for part in loc)
     kind = node.get("kind") if isinstance(node, dict) else None
-    if error["type"] == "union_tag_invalid":
+    finding = (error.get("ctx") or {}).get("error")
+    if isinstance(finding, SourceFieldError):
+        where, field, problem = f"source '{finding.source}'", finding.field, finding.problem
+    elif error["type"] == "union_tag_invalid":
         field = "kind"
         problem = f"{kind!r} is not a source kind: use one of {', '.join(KINDS)}"
     elif error["type"] == "union_tag_not_found":

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 import typer
 
+from catalog.settings import load_settings
 from ingestion.lateness import (
     BUSINESS_TIME_COLUMNS,
     Gap,
@@ -17,8 +18,11 @@ from ingestion.lateness import (
     profile,
     skipped_days,
 )
-from ingestion.silver.entities import ENTITIES, EVENTS, ORDERS
+from ingestion.silver.entities import load_entities
 from lakehouse.cli import app
+
+ENTITIES = load_entities(load_settings())
+ORDERS, EVENTS = ({entity.table: entity for entity in ENTITIES}[table] for table in ("orders", "events"))
 
 D = lambda day: dt.date(2026, 3, day)  # noqa: E731
 
