@@ -145,6 +145,10 @@ class PipelineSettings(_Section):
     # 2 on 2 cores: one job alone leaves a core idle while it waits on the catalog and the
     # driver (measured in benchmarks/RESULTS.md).
     parallel_jobs: int = Field(default=2, ge=1)
+    # Where Bronze reads each source: "real" = from the server its declaration names
+    # (PostgreSQL, Kafka, the CRM API; vendor files for file sources), "files" = every source
+    # from landing files, as `lakehouse generate --sources files` writes them (no source servers).
+    sources: Literal["real", "files"] = "real"
 
     def window_for(self, table: str) -> int:
         return self.window_days_by_table.get(table, self.window_days)

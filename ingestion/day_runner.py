@@ -65,11 +65,14 @@ def run_batches(
     *,
     window_days: int | None = None,
     report: Callable[[DayBatch, str], None] = lambda _batch, _message: None,
+    before_batch: Callable[[DayBatch], None] = lambda _: None,
     batch_done: Callable[[DayResult], None] = lambda _: None,
 ) -> PipelineRun:
     """Run `batches` in order as one run of `command`, recorded in the ops tables.
 
-    `report(batch, message)` hears of each job as it starts; `batch_done(result)` is
+    `report(batch, message)` hears of each job as it starts; `before_batch(batch)` runs
+    before a batch's jobs (the demo delivers the batch's days to the real sources there,
+    as they would have arrived by then); `batch_done(result)` is
     called once a batch's result is recorded, before the next batch starts (an exception
     it raises stops the run like a failed batch). `window_days` overrides every table's
     late-data window (default: the pipeline settings).
@@ -77,6 +80,7 @@ def run_batches(
     results = []
     with record_run(spark, settings, command, batches[0].since, batches[-1].day) as ops:
         for batch in batches:
+            before_batch(batch)
             result = run_day(
                 spark, settings, batch.day, since=batch.since, window_days=window_days,
                 report=functools.partial(report, batch),

@@ -3,7 +3,8 @@
 A dead run can leave, beside tables that Iceberg's atomic commits kept consistent:
 - Silver audit branches (`audit_*`) that it never published nor dropped;
 - Bronze attempt folders that it wrote but never registered;
-- data files that a MERGE or an append wrote but never committed (orphans).
+- data files that a MERGE or an append (Silver, or a positioned source's Bronze batch) wrote
+  but never committed (orphans).
 
 None of them changes what any reader sees, and the rerun converges without this; removing
 them keeps the warehouse to exactly what the tables reference. Only safe while holding the
@@ -24,7 +25,7 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 from sqlglot import exp
 
-from catalog.naming import OPS, QUARANTINE, SILVER, TableName
+from catalog.naming import BRONZE, OPS, QUARANTINE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files
 from ingestion.bronze import tables as bronze_tables
@@ -57,7 +58,9 @@ def recover(spark: SparkSession, settings: LakehouseSettings, report: Callable[[
         for attempt in bronze_tables.unregistered_attempts(spark, settings, source):
             shutil.rmtree(attempt)
             found.attempts_removed.append(attempt)
-    managed = [*silver_tables, QUARANTINE, ingested_files.TABLE, *(TableName(OPS, table) for table in OPS_TABLES)]
+    # Bronze tables too: a positioned source (ingestion/sources) appends into the table's own data/ folder.
+    bronze = [TableName(BRONZE, entity.source) for entity in entities]
+    managed = [*silver_tables, QUARANTINE, ingested_files.TABLE, *(TableName(OPS, table) for table in OPS_TABLES), *bronze]
     for table in managed:
         found.orphan_files_removed += _remove_orphan_data_files(spark, settings, table)
     report(f"recovered from a run that died: {found.summary()}")

@@ -29,6 +29,8 @@ SHARED_CACHE = Path(os.environ.get("LAKEHOUSE_TEST_CACHE_DIR", REPO_ROOT / ".lak
 _PORT_OFFSET = int(os.environ.get("LAKEHOUSE_TEST_PORT_OFFSET", "0"))
 TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
 TEST_TRINO_PORT = 18080 + _PORT_OFFSET
+# The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
+FILE_SOURCES_ENV = "LAKEHOUSE_PIPELINE__SOURCES"
 
 
 def cache_without_aot(root: Path) -> Path:
@@ -50,6 +52,8 @@ def _isolate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(ENV_PREFIX):
             monkeypatch.delenv(key)
+    # Most tests feed the pipeline landing files; a test of the real sources asks for them.
+    monkeypatch.setenv(FILE_SOURCES_ENV, "files")
 
 
 @pytest.fixture(scope="session")
