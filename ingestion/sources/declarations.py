@@ -38,10 +38,22 @@ NAME_RULE = "lowercase letters, digits and _, starting with a letter, at most 63
 _NAME = r"^[a-z][a-z0-9_]{0,62}$"
 # A column the Silver block names (Bronze keeps the source's own names, see ingestion/bronze/columns.py).
 _COLUMN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+_COLUMN_RULE = "a column name (letters, digits and _, not starting with a digit)"
+# What a field's pattern asks for, by field path, for the error message (the default: a column name).
+_PATTERN_RULES = {
+    "name": f"a usable source name ({NAME_RULE})",
+    "database": f"a database name ({NAME_RULE})",
+    "object_type": f"an API object type ({NAME_RULE})",
+    "silver.table": f"a usable table name ({NAME_RULE})",
+    "table": "a table as schema.table (lowercase letters, digits and _)",
+    "topic": "a Kafka topic name (letters, digits, '.', '_' and '-')",
+}
 # Keys that look like a secret: those come from env vars or <home>/secrets, never from YAML.
 _SECRET_LIKE = re.compile(r"pass(word)?|secret|token|api_?key|credential|private_?key", re.IGNORECASE)
 # Where each kind's connection lives in the settings (the fix a secret-in-YAML error names).
 _CONNECTION_SECTION = {"jdbc": "postgres", "kafka": "kafka", "http": "crm_api", "file": "landing"}
+# Connection fields someone may put in a source: they belong to the kind's settings section.
+_CONNECTION_FIELDS = {"host", "port", "user", "username", "url", "jdbc_url", "bootstrap_servers", "base_url"}
 # Spark SQL is the dialect the derived expressions are evaluated in (F.expr).
 _SPARK = "spark"
 
@@ -55,6 +67,17 @@ class LandingFormat(StrEnum):
     CSV = "csv"
     # One JSON object per line.
     JSON_LINES = "jsonl"
+
+
+class SourceFieldError(ValueError):
+    """A model validator's finding about one field, which pydantic's location cannot name;
+    `source` is set when the finding comes from the file's validator."""
+
+    def __init__(self, field: str, problem: str, *, source: str | None = None) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+        self.source = source
 
 
 class _Strict(BaseModel):
@@ -106,7 +129,7 @@ class SilverDeclaration(_Strict):
     def _columns_resolve(self) -> SilverDeclaration:
         typed = [*self.columns, *self.renamed]
         if len(set(typed)) != len(typed):
-            raise ValueError("a Silver column is listed twice in columns and renamed: keep one")
+            raise SourceFieldError("columns", "a Silver column is listed in both columns and renamed: keep one")
         known = {*typed, *self.derived}
         used = {
             "keys": self.keys,
@@ -118,7 +141,7 @@ class SilverDeclaration(_Strict):
         for field, names in used.items():
             missing = [name for name in names if name not in known]
             if missing:
-                raise ValueError(f"{field} names {', '.join(missing)}, not a Silver column: add it to columns, renamed or derived")
+                raise SourceFieldError(field, f"names {', '.join(missing)}, not a Silver column: add it to columns, renamed or derived")
         return self
 
     @property
@@ -139,7 +162,8 @@ class _Source(_Strict):
     @model_validator(mode="after")
     def _landing_together(self) -> _Source:
         if (self.format is None) != (self.pattern is None):
-            raise ValueError("format and pattern go together: declare both (e.g. format: csv, pattern: '*.csv') or neither")
+            missing = "format" if self.format is None else "pattern"
+            raise SourceFieldError(missing, "is missing: format and pattern go together (e.g. format: csv, pattern: '*.csv')")
         return self
 
     @property
@@ -164,7 +188,7 @@ class JdbcSource(_Source):
     @model_validator(mode="after")
     def _partitioned_on_a_column(self) -> JdbcSource:
         if self.partitions > 1 and self.partition_column is None:
-            raise ValueError(f"partitions is {self.partitions} but partition_column is empty: name a numeric column to split on")
+            raise SourceFieldError("partition_column", f"is empty but partitions is {self.partitions}: name a numeric column to split on")
         return self
 
 
@@ -202,16 +226,6 @@ Source = Annotated[JdbcSource | KafkaSource | HttpSource | FileSource, Field(dis
 KINDS = ("jdbc", "kafka", "http", "file")
 
 
-class SourceFieldError(ValueError):
-    """A finding of the file's validator about one source's field (pydantic cannot locate it)."""
-
-    def __init__(self, source: str, field: str, problem: str) -> None:
-        super().__init__(problem)
-        self.source = source
-        self.field = field
-        self.problem = problem
-
-
 class SourcesFile(_Strict):
     sources: tuple[Source, ...] = Field(min_length=1)
 
@@ -221,14 +235,14 @@ class SourcesFile(_Strict):
         for source in self.sources:
             # A model may leave these out (a connector's test builds a bare JdbcSource); the file may not.
             if source.format is None:
-                raise SourceFieldError(source.name, "format", "is missing: every source declares its landing files (format and pattern)")
+                raise SourceFieldError("format", "is missing: every source declares its landing files (format and pattern)", source=source.name)
             if source.silver is None:
-                raise SourceFieldError(source.name, "silver", "is missing: declare the Silver entity the source feeds")
+                raise SourceFieldError("silver", "is missing: declare the Silver entity the source feeds", source=source.name)
             if not source.silver_keys:
-                raise SourceFieldError(source.name, "silver.keys", "is missing: declare the entity's keys (or the source's key)")
+                raise SourceFieldError("silver.keys", "is missing: declare the entity's keys (or the source's key)", source=source.name)
             for field, name in (("name", source.name), ("silver.table", source.silver.table)):
                 if f"{field}:{name}" in seen:
-                    raise SourceFieldError(source.name, field, f"{name!r} is declared twice (also by '{seen[f'{field}:{name}']}'): rename one")
+                    raise SourceFieldError(field, f"{name!r} is declared twice (also by '{seen[f'{field}:{name}']}'): rename one", source=source.name)
                 seen[f"{field}:{name}"] = source.name
         return self
 
@@ -304,7 +318,11 @@ def describe_source_error(path: Path, raw: dict[str, Any], exc: ValidationError)
     kind = node.get("kind") if isinstance(node, dict) else None
     finding = (error.get("ctx") or {}).get("error")
     if isinstance(finding, SourceFieldError):
-        where, field, problem = f"source '{finding.source}'", finding.field, finding.problem
+        if finding.source is not None:
+            where, field = f"source '{finding.source}'", finding.field
+        else:
+            field = f"{field}.{finding.field}" if field else finding.field
+        problem = finding.problem
     elif error["type"] == "union_tag_invalid":
         field = "kind"
         problem = f"{kind!r} is not a source kind: use one of {', '.join(KINDS)}"
@@ -313,12 +331,13 @@ def describe_source_error(path: Path, raw: dict[str, Any], exc: ValidationError)
         problem = f"is missing: add it ({', '.join(KINDS)})"
     elif error["type"] == "missing":
         problem = "is missing: add it"
+    elif error["type"] == "extra_forbidden" and loc and loc[-1] in _CONNECTION_FIELDS:
+        section = _CONNECTION_SECTION.get(kind, "connection")
+        problem = f"connections come from the settings, not the sources file: remove it and set LAKEHOUSE_{section.upper()}__{str(loc[-1]).upper()}"
     elif error["type"] == "extra_forbidden":
         problem = f"is not a field of a {kind} source: remove it or fix its spelling"
-    elif error["type"] == "string_pattern_mismatch" and loc and loc[-1] in ("name", "table", "database", "object_type"):
-        problem = f"{error['input']!r} is not a usable name ({NAME_RULE}): rename it"
     elif error["type"] == "string_pattern_mismatch":
-        problem = f"{error['input']!r} is not a column name (letters, digits and _, not starting with a digit): fix it"
+        problem = f"{error['input']!r} is not {_PATTERN_RULES.get(field, _COLUMN_RULE)}: fix it"
     elif error["type"] == "value_error":
         problem = error["msg"].removeprefix("Value error, ")
     else:
