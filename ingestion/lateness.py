@@ -45,15 +45,6 @@ from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
 from ingestion.silver.entities import SilverEntity, load_entities
 
-# Silver column whose day is the business date, per table with one. The windowed
-# entities derive their partition date from it (`to_date(ordered_at)`, ...); FX has no
-# window, but its corrections restate an earlier rate_date, so its lateness is shown too.
-BUSINESS_TIME_COLUMNS: dict[str, str] = {
-    "orders": "ordered_at",
-    "sessions": "started_at",
-    "events": "event_time",
-    "fx_rates": "rate_date",
-}
 # Every business time in the sources starts with YYYY-MM-DD (CSV, JSON and event formats alike).
 _ISO_DATE_LENGTH = 10
 # The second coverage a warning names, beside "all of them".
@@ -144,7 +135,8 @@ def arrivals(bronze: pl.LazyFrame | pl.DataFrame, entity: SilverEntity) -> pl.La
     """
     keys = [entity.renamed[key] for key in entity.keys]
     version = entity.renamed[entity.version_column]
-    business = entity.renamed[BUSINESS_TIME_COLUMNS[entity.table]]
+    assert entity.business_time_column is not None, f"{entity.table} declares no business_time_column"
+    business = entity.renamed[entity.business_time_column]
     has_key = pl.all_horizontal([pl.col(key).cast(pl.String).fill_null("") != "" for key in keys])
     parsed = (
         bronze.lazy()
@@ -230,7 +222,7 @@ def windowed(entity: SilverEntity) -> bool:
 
 
 def profiled_entities(settings: LakehouseSettings) -> list[SilverEntity]:
-    return [entity for entity in load_entities(settings) if entity.table in BUSINESS_TIME_COLUMNS]
+    return [entity for entity in load_entities(settings) if entity.business_time_column is not None]
 
 
 # --- Reading: PyIceberg + Polars ----------------------------------------------------
@@ -261,7 +253,7 @@ def lateness_profiles(
     for entity in profiled_entities(settings):
         window = settings.pipeline.window_for(entity.table) if windowed(entity) else None
         columns = [
-            *dict.fromkeys(entity.renamed[c] for c in (*entity.keys, entity.version_column, BUSINESS_TIME_COLUMNS[entity.table])),
+            *dict.fromkeys(entity.renamed[c] for c in (*entity.keys, entity.version_column, entity.business_time_column)),
             INGEST_DATE,
             PARSE_ERROR,
         ]

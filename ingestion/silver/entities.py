@@ -47,6 +47,8 @@ class SilverEntity:
     fx_date_column: str | None = None
     # Set for an SCD2 dimension: the attributes whose change opens a new version.
     scd2_tracked: tuple[str, ...] = ()
+    # Silver column whose day is the business date, for the lateness profile; None = not profiled.
+    business_time_column: str | None = None
 
     @property
     def converts_to_usd(self) -> bool:
@@ -66,6 +68,7 @@ class SilverEntity:
             date_column=silver.date_column,
             fx_date_column=silver.fx_date_column,
             scd2_tracked=silver.scd2_tracked,
+            business_time_column=silver.business_time_column,
         )
 
 

@@ -113,6 +113,9 @@ class SilverDeclaration(_Strict):
     fx_date_column: ColumnName | None = None
     # Set for an SCD2 dimension: the attributes whose change opens a new version.
     scd2_tracked: tuple[ColumnName, ...] = ()
+    # The column whose day is the record's business date, read from Bronze by the lateness
+    # profile (`lakehouse lateness`); None = the table is not profiled.
+    business_time_column: ColumnName | None = None
 
     @field_validator("derived")
     @classmethod
@@ -142,6 +145,10 @@ class SilverDeclaration(_Strict):
             missing = [name for name in names if name not in known]
             if missing:
                 raise SourceFieldError(field, f"names {', '.join(missing)}, not a Silver column: add it to columns, renamed or derived")
+        if self.business_time_column is not None and self.business_time_column not in typed:
+            raise SourceFieldError(
+                "business_time_column", f"names {self.business_time_column}, not a column read from Bronze: add it to columns or renamed"
+            )
         return self
 
     @property

@@ -10,7 +10,6 @@ import typer
 
 from catalog.settings import load_settings
 from ingestion.lateness import (
-    BUSINESS_TIME_COLUMNS,
     Gap,
     LatenessProfile,
     arrivals,
@@ -115,11 +114,9 @@ def test_warning_threshold_is_strictly_exceeded() -> None:
 
 
 def test_every_windowed_entity_has_a_business_time_column() -> None:
-    windowed = {entity.table for entity in ENTITIES if entity.date_column is not None}
-    assert windowed <= BUSINESS_TIME_COLUMNS.keys()
     for entity in ENTITIES:
-        if entity.table in BUSINESS_TIME_COLUMNS:
-            assert BUSINESS_TIME_COLUMNS[entity.table] in entity.renamed, entity.table
+        if entity.date_column is not None:
+            assert entity.business_time_column is not None, entity.table
 
 
 def test_skipped_days_are_grouped_into_ranges_within_the_attempted_span() -> None:

@@ -62,6 +62,8 @@ EXPECTED_DERIVED = {
     "sessions": {"session_date": ("started_at", dt.datetime(2026, 1, 2, 12, 0), dt.date(2026, 1, 2))},
     "events": {"event_date": ("event_time", dt.datetime(2026, 1, 5, 9, 21, 56), dt.date(2026, 1, 5))},
 }
+# The column whose day is the business date, as ingestion/lateness.py's BUSINESS_TIME_COLUMNS named it.
+EXPECTED_BUSINESS_TIME = {"orders": "ordered_at", "sessions": "started_at", "events": "event_time", "fx_rates": "rate_date"}
 # Dependencies first: FX before amounts, customers before orders and sessions, sessions
 # before events, contacts before deals.
 MUST_PRECEDE = [
@@ -86,6 +88,7 @@ def test_entities_declare_what_the_literals_did() -> None:
             version, date, fx_date, tracked
         ), table
         assert set(entity.derived) == set(EXPECTED_DERIVED.get(table, {})), table
+        assert entity.business_time_column == EXPECTED_BUSINESS_TIME.get(table), table
 
 
 def test_processing_order_puts_dependencies_first() -> None:
