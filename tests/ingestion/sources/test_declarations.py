@@ -188,3 +188,21 @@ def test_an_entity_reading_a_table_no_source_feeds_is_refused(tmp_path) -> None:
     path = _write(tmp_path / "sources.yml", without_customers)
     with pytest.raises(ConfigError, match=rf"^{path}: Silver table '(orders|sessions)' reads 'customers', which no source feeds"):
         load_entities(LakehouseSettings(sources_file=path))
+
+
+def test_lakehouse_run_refuses_a_broken_sources_file_in_one_line_before_starting_anything(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from lakehouse.cli import app
+
+    sources = _sources()
+    _named(sources, "events").update(kind="ftp")
+    path = _write(tmp_path / "sources.yml", sources)
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LAKEHOUSE_SOURCES_FILE", str(path))
+    result = CliRunner().invoke(app, ["run", "--date", "2026-01-01"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert lines[0].startswith(f"error: {path}: source 'events', field 'kind': 'ftp' is not a source kind")
+    assert not (tmp_path / "home" / "run").exists(), "no lock taken, nothing started"
