@@ -51,7 +51,7 @@ _PATTERN_RULES = {
 # Keys that look like a secret: those come from env vars or <home>/secrets, never from YAML.
 _SECRET_LIKE = re.compile(r"pass(word)?|secret|token|api_?key|credential|private_?key", re.IGNORECASE)
 # Where each kind's connection lives in the settings (the fix a secret-in-YAML error names).
-_CONNECTION_SECTION = {"jdbc": "postgres", "kafka": "kafka", "http": "crm_api", "file": "landing"}
+_CONNECTION_SECTION = {"jdbc": "postgres", "kafka": "kafka", "http": "crm_api"}
 # Connection fields someone may put in a source: they belong to the kind's settings section.
 _CONNECTION_FIELDS = {"host", "port", "user", "username", "url", "jdbc_url", "bootstrap_servers", "base_url"}
 # Spark SQL is the dialect the derived expressions are evaluated in (F.expr).
@@ -89,7 +89,7 @@ class Cursor(_Strict):
 
     column: ColumnName
     # Re-read this far behind the last value: rows committed late (a transaction open at the
-    # last extract) carry a value below it. Bronze dedups what is read twice by record hash.
+    # last extract) carry a value below it.
     lookback_seconds: int = Field(default=0, ge=0)
 
 
@@ -288,14 +288,20 @@ def read_sources(path: Path) -> dict[str, Source]:
 def _refuse_secrets(path: Path, sources: list[Any]) -> None:
     """A password or token in the sources file would end up in git: refuse it before anything else."""
     for index, source in enumerate(sources):
-        for field in _keys(source):
+        if not isinstance(source, dict):
+            continue
+        # The silver block names columns (a `token_count` is no secret) and forbids unknown fields anyway.
+        for field in _keys({key: value for key, value in source.items() if key != "silver"}):
             if _SECRET_LIKE.search(field):
-                name = _name_of(source) or f"#{index + 1}"
-                section = _CONNECTION_SECTION.get(source.get("kind"), "connection") if isinstance(source, dict) else "connection"
                 raise ConfigError(
-                    f"{path}: source '{name}', field '{field}': secrets never go in the sources file: remove it and "
-                    f"set it in the environment (LAKEHOUSE_{section.upper()}__...) or under <home>/secrets"
+                    f"{path}: source '{_name_of(source) or f'#{index + 1}'}', field '{field}': secrets never go in the "
+                    f"sources file: remove it and set it in the environment{_settings_hint(source.get('kind'))} or under <home>/secrets"
                 )
+
+
+def _settings_hint(kind: Any, field: str = "...") -> str:
+    section = _CONNECTION_SECTION.get(kind)
+    return f" (LAKEHOUSE_{section.upper()}__{field.upper()})" if section else ""
 
 
 def _keys(node: Any, prefix: str = "") -> list[str]:
@@ -339,8 +345,7 @@ def describe_source_error(path: Path, raw: dict[str, Any], exc: ValidationError)
     elif error["type"] == "missing":
         problem = "is missing: add it"
     elif error["type"] == "extra_forbidden" and loc and loc[-1] in _CONNECTION_FIELDS:
-        section = _CONNECTION_SECTION.get(kind, "connection")
-        problem = f"connections come from the settings, not the sources file: remove it and set LAKEHOUSE_{section.upper()}__{str(loc[-1]).upper()}"
+        problem = f"connections come from the settings, not the sources file: remove it and set it there{_settings_hint(kind, str(loc[-1]))}"
     elif error["type"] == "extra_forbidden":
         problem = f"is not a field of a {kind} source: remove it or fix its spelling"
     elif error["type"] == "string_pattern_mismatch":

@@ -122,8 +122,8 @@ def test_connectors_can_build_a_bare_source_with_the_shared_field_names() -> Non
         (lambda s: _named(s, "crm_deals")["silver"].update(date_column="deal_date"), "source 'crm_deals', field 'silver.date_column': names deal_date, not a Silver column"),
         (lambda s: _named(s, "crm_deals")["silver"].update(business_time_column="fx_date"), "source 'crm_deals', field 'silver.business_time_column': names fx_date, not a column read from Bronze"),
         (lambda s: _named(s, "crm_deals")["silver"].update(derived={"fx_date": "to_date(updated_at"}), "source 'crm_deals', field 'silver.derived': fx_date: 'to_date(updated_at' is not a Spark SQL expression"),
-        (lambda s: _named(s, "warehouse_orders").update(password="hunter2"), "source 'warehouse_orders', field 'password': secrets never go in the sources file: remove it and set it in the environment (LAKEHOUSE_POSTGRES__...)"),
-        (lambda s: _named(s, "warehouse_orders").update(host="db.internal"), "source 'warehouse_orders', field 'host': connections come from the settings, not the sources file: remove it and set LAKEHOUSE_POSTGRES__HOST"),
+        (lambda s: _named(s, "warehouse_orders").update(password="hunter2"), "source 'warehouse_orders', field 'password': secrets never go in the sources file: remove it and set it in the environment (LAKEHOUSE_POSTGRES__...) or under <home>/secrets"),
+        (lambda s: _named(s, "warehouse_orders").update(host="db.internal"), "source 'warehouse_orders', field 'host': connections come from the settings, not the sources file: remove it and set it there (LAKEHOUSE_POSTGRES__HOST)"),
         (lambda s: _named(s, "crm_deals").update(connection={"api_token": "x"}), "source 'crm_deals', field 'connection.api_token': secrets never go in the sources file"),
     ],
     ids=[
