@@ -15,6 +15,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -48,12 +49,12 @@ class Service:
     url: str  # what clients connect to
     health_url: str
     is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
-    java_home: Path
-    java: JavaRange  # the Java versions it runs on
+    java_home: Path | None  # None: not a JVM
+    java: JavaRange | None  # the Java versions it runs on
     java_setting: str
-    cache_folder: Callable[[Path], Path]  # cache dir -> this service's artifact folder
-    fetch: Callable[[Path], Path]  # downloads into the cache, returns the install folder
-    command: Callable[[Path], list[str]]  # install folder -> argv
+    cache_folder: Callable[[Path], Path] | None  # cache dir -> this service's artifact folder; None: nothing to fetch
+    fetch: Callable[[Path], Path] | None  # downloads into the cache, returns the install folder
+    command: Callable[[Path], list[str]]  # install folder (the home if nothing is fetched) -> argv
     env: dict[str, str]
     log_file: Path
     record_file: Path
@@ -172,10 +173,51 @@ def _trino_probe_headers(settings: LakehouseSettings) -> dict[str, str]:
     return {"X-Trino-User": trino_auth.TRINO_HEALTH_USER}
 
 
+def crm_api_token_file(settings: LakehouseSettings) -> Path:
+    """The CRM API's bearer token: the server writes it (0600) on first start, its clients read it."""
+    return settings.home / "secrets" / "crm-api" / "token"
+
+
+def _crm_api(settings: LakehouseSettings) -> Service:
+    api = settings.crm_api
+    return Service(
+        name="crm-api",
+        host=api.host,
+        port=api.port,
+        port_setting="LAKEHOUSE_CRM_API__PORT",
+        url=api.url,
+        health_url=f"{api.url}/health",
+        is_healthy=lambda body: json.loads(body).get("status") == "ok",
+        java_home=None,
+        java=None,
+        java_setting="",
+        cache_folder=None,
+        fetch=None,
+        # By module name: catalog/ never imports ingestion/. Every setting on the command
+        # line, since the server runs in the home, where no lakehouse.yaml is.
+        command=lambda _: [
+            sys.executable, "-m", "ingestion.synthetic.crm_api",
+            "--host", api.host,
+            "--port", str(api.port),
+            "--database", str(settings.data_dir / "crm-api" / "crm.db"),
+            "--token-file", str(crm_api_token_file(settings)),
+            "--page-limit", str(api.page_limit),
+            "--search-cap", str(api.search_cap),
+            "--rate-limit-every", str(api.rate_limit_every),
+            "--retry-after", str(api.retry_after_seconds),
+            "--fault-every", str(api.fault_every),
+        ],
+        env={},
+        log_file=settings.run_dir / "crm-api.log",
+        record_file=settings.run_dir / "crm-api.json",
+    )
+
+
 # Start order: Trino's Iceberg catalog needs the REST catalog.
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "rest-catalog": _rest_catalog,
     "trino": _trino,
+    "crm-api": _crm_api,
 }
 
 
@@ -309,9 +351,11 @@ def status(settings: LakehouseSettings) -> list[ServiceStatus]:
 def _start(
     settings: LakehouseSettings, service: Service, report: Report, *, niceness: int = 0, record_aot_cache: bool = False
 ) -> psutil.Process:
-    if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
-        report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
-    install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
+    install = settings.home
+    if service.fetch is not None and service.cache_folder is not None:
+        if not artifacts.is_cached(service.cache_folder(settings.cache_dir)):  # type: ignore[arg-type]
+            report(f"fetching {service.name} artifacts into {settings.cache_dir} (first run only)")
+        install = service.fetch(settings.cache_dir)  # type: ignore[arg-type]
     records = record_aot_cache and service.recording_command is not None
     command = service.recording_command(install) if records else service.command(install)  # type: ignore[misc]
     report(f"starting {service.name}" + (f" at low CPU priority (nice {niceness})" if niceness else ""))
@@ -464,6 +508,8 @@ def _log_tail(path: Path) -> str:
 # --- Preflight ---------------------------------------------------------------
 
 def _check_java(service: Service) -> None:
+    if service.java_home is None or service.java is None:
+        return
     require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)
 
 

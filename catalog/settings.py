@@ -189,6 +189,33 @@ class LineageSettings(_Section):
         return self
 
 
+class CrmApiSettings(_Section):
+    """The synthetic HubSpot-shaped CRM API (`ingestion/synthetic/crm_api`), and how the connector calls it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8099, ge=1, le=65535)
+    # The largest `limit` a page may ask for (HubSpot: 100 on list endpoints, 200 on search).
+    page_limit: int = Field(default=100, ge=1)
+    # HubSpot answers a search paged past its 10,000th result with 400.
+    search_cap: int = Field(default=10_000, ge=1)
+    # Faults on reads, every Nth request (0: never): counted, not random, so a test knows
+    # it met them. A 429 says Retry-After `retry_after_seconds`.
+    rate_limit_every: int = Field(default=0, ge=0)
+    retry_after_seconds: int = Field(default=1, ge=0)
+    fault_every: int = Field(default=0, ge=0)
+    # The connector's retry budget per request: whichever of attempts and seconds runs out first.
+    retry_attempts: int = Field(default=6, ge=1)
+    retry_budget_seconds: float = Field(default=60.0, gt=0)
+    # The connector reads only objects modified before it started, and waits this long
+    # first: HubSpot's search index lags its writes, and an object written during the run,
+    # in the cursor's own millisecond, could sort before the cursor and be skipped.
+    search_settle_seconds: float = Field(default=1.0, ge=0)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
 class LakehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -218,6 +245,7 @@ class LakehouseSettings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     gold: GoldSettings = Field(default_factory=GoldSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
+    crm_api: CrmApiSettings = Field(default_factory=CrmApiSettings)
 
     @classmethod
     def settings_customise_sources(

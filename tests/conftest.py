@@ -29,6 +29,7 @@ SHARED_CACHE = Path(os.environ.get("LAKEHOUSE_TEST_CACHE_DIR", REPO_ROOT / ".lak
 _PORT_OFFSET = int(os.environ.get("LAKEHOUSE_TEST_PORT_OFFSET", "0"))
 TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
 TEST_TRINO_PORT = 18080 + _PORT_OFFSET
+TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
 # The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
 FILE_SOURCES_ENV = "LAKEHOUSE_PIPELINE__SOURCES"
 
@@ -64,6 +65,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings
         cache_dir=SHARED_CACHE,
         catalog={"port": TEST_CATALOG_PORT},
         trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
+        crm_api={"port": TEST_CRM_API_PORT},
         spark={"driver_memory": "4g", "shuffle_partitions": 2},
     )
 

@@ -41,11 +41,12 @@ def _processes_under(home: Path) -> list[psutil.Process]:
 
 def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
     settings = load_settings(
-        home=tmp_path / "home", cache_dir=SHARED_CACHE, catalog={"port": 28181}, trino={"port": 28080, "heap_gb": 2}
+        home=tmp_path / "home", cache_dir=SHARED_CACHE, catalog={"port": 28181}, trino={"port": 28080, "heap_gb": 2},
+        crm_api={"port": 28099},
     )
     try:
         first = services.up(settings)
-        assert [s.state for s in services.status(settings)] == ["running", "running"]
+        assert [s.state for s in services.status(settings)] == ["running", "running", "running"]
 
         started = time.monotonic()
         second = services.up(settings)
@@ -54,21 +55,23 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
     finally:
         stopped = services.down(settings)
 
-    assert stopped == ["trino", "rest-catalog"]
+    assert stopped == ["crm-api", "trino", "rest-catalog"]
     assert not any(psutil.pid_exists(s.pid) and psutil.Process(s.pid).status() != psutil.STATUS_ZOMBIE for s in first)
     assert _processes_under(settings.home) == []
-    assert [s.state for s in services.status(settings)] == ["stopped", "stopped"]
+    assert [s.state for s in services.status(settings)] == ["stopped", "stopped", "stopped"]
     assert services.down(settings) == []  # nothing left to stop
 
 
 def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28581}, trino={"port": 28580})
-    with pytest.raises(ValueError, match="unknown service spark: choose from rest-catalog, trino"):
+    with pytest.raises(ValueError, match="unknown service spark: choose from rest-catalog, trino, crm-api"):
         services.up(settings, only=["spark"])
     try:
         started = services.up(settings, only=["rest-catalog"])
         assert [s.name for s in started] == ["rest-catalog"]
-        assert [(s.name, s.state) for s in services.status(settings)] == [("rest-catalog", "running"), ("trino", "stopped")]
+        assert [(s.name, s.state) for s in services.status(settings)] == [
+            ("rest-catalog", "running"), ("trino", "stopped"), ("crm-api", "stopped")
+        ]
     finally:
         stopped = services.down(settings)
     assert stopped == ["rest-catalog"]
@@ -78,7 +81,8 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
     """The demo's order: the catalog is waited for at once, Trino boots meanwhile, at the
     lowest CPU priority, and is waited for later."""
     settings = load_settings(
-        home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28681}, trino={"port": 28680, "heap_gb": 2}
+        home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28681}, trino={"port": 28680, "heap_gb": 2},
+        crm_api={"port": 28699},
     )
     try:
         startup = services.start(settings, low_priority=("trino",))
@@ -95,15 +99,15 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
         startup.check()  # booting is not failing
         # Trino takes seconds to boot: launched, alive, not yet answering.
         states = {s.name: s.state for s in services.status(settings)}
-        assert states == {"rest-catalog": "running", "trino": "unhealthy"}
+        assert (states["rest-catalog"], states["trino"]) == ("running", "unhealthy")
 
         ready = startup.wait()
-        assert [(s.name, s.state) for s in ready] == [("rest-catalog", "running"), ("trino", "running")]
+        assert [(s.name, s.state) for s in ready] == [("rest-catalog", "running"), ("trino", "running"), ("crm-api", "running")]
         assert ready[0] is catalog  # waited for once, not again
-        assert [s.state for s in services.status(settings)] == ["running", "running"]
+        assert [s.state for s in services.status(settings)] == ["running", "running", "running"]
     finally:
         stopped = services.down(settings)
-    assert stopped == ["trino", "rest-catalog"]
+    assert stopped == ["crm-api", "trino", "rest-catalog"]
     assert _processes_under(settings.home) == []
 
 
@@ -185,7 +189,9 @@ def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_pat
     clean exit, then mapped by every later Trino. A cache dir of its own (the artifacts linked in)
     so the shared cache's AOT file is neither used nor replaced."""
     cache = cache_without_aot(tmp_path)
-    settings = load_settings(home=tmp_path / "home", cache_dir=cache, catalog={"port": 28881}, trino={"port": 28880, "heap_gb": 2})
+    settings = load_settings(
+        home=tmp_path / "home", cache_dir=cache, catalog={"port": 28881}, trino={"port": 28880, "heap_gb": 2}, crm_api={"port": 28899}
+    )
     expected = jvm_aot.cache_file(cache, settings.java.jdk25_home)
     assert expected is not None and not expected.exists()
     try:
@@ -205,7 +211,7 @@ def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_pat
     assert list(expected.parent.iterdir()) == [expected], "no recording left behind"
 
     try:
-        [_, trino] = services.up(settings)
+        [_, trino, _] = services.up(settings)
         command = services._recorded_command(services.services(settings)[1])
         assert f"-XX:AOTCache={expected}" in command and jvm_aot.recording(command) is None
         # The JVM maps the cache file into memory when it uses it.

@@ -71,9 +71,9 @@ def test_the_packaged_file_declares_the_seven_demo_sources_with_their_real_kinds
     assert (sessions.database, sessions.table, sessions.cursor.column) == ("behaviour", "public.sessions", "started_at")
     events = sources["events"]
     assert isinstance(events, KafkaSource) and (events.topic, events.key, events.value_format) == ("events", ("event_id",), "json")
-    for name, object_type in (("crm_contacts", "contacts"), ("crm_deals", "deals")):
+    for name, object_type, modified in (("crm_contacts", "contacts", "lastmodifieddate"), ("crm_deals", "deals", "hs_lastmodifieddate")):
         crm = sources[name]
-        assert isinstance(crm, HttpSource) and (crm.object_type, crm.cursor_property) == (object_type, "lastmodifieddate")
+        assert isinstance(crm, HttpSource) and (crm.object_type, crm.cursor_property) == (object_type, modified)
     assert isinstance(sources["fx_rates"], FileSource)
 
 
