@@ -257,6 +257,12 @@ class LakehouseSettings(BaseSettings):
     warehouse_dir: Path | None = None
     # Seconds `up` waits for each service's health endpoint.
     startup_timeout: float = 180.0
+    # The sources and the Silver entities they feed (ingestion/sources/declarations.py);
+    # defaults to the packaged ingestion/sources.yml.
+    sources_file: Path | None = None
+    # A folder holding the contract files bronze.yml and silver.yml (a new source needs
+    # its contracts without editing the package); defaults to the packaged ingestion/contracts/.
+    contracts_dir: Path | None = None
 
     java: JavaSettings = Field(default_factory=JavaSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
@@ -289,6 +295,8 @@ class LakehouseSettings(BaseSettings):
         self.home = self.home.expanduser().resolve()
         self.cache_dir = (self.cache_dir or self.home / "cache").expanduser().resolve()
         self.warehouse_dir = (self.warehouse_dir or self.home / "warehouse").expanduser().resolve()
+        self.sources_file = self.sources_file.expanduser().resolve() if self.sources_file else None
+        self.contracts_dir = self.contracts_dir.expanduser().resolve() if self.contracts_dir else None
         lineage = self.lineage
         lineage.file = (lineage.file or self.home / "lineage" / "events.jsonl").expanduser().resolve()
         lineage.spark_file = (lineage.spark_file or self.home / "lineage" / "spark-events.jsonl").expanduser().resolve()

@@ -101,12 +101,13 @@ def silver_scenario(stack: LakehouseSettings, spark) -> "Scenario":
 
 
 @contextmanager
-def own_rest_catalog(spark, home: Path, name: str, port: int) -> Iterator[LakehouseSettings]:
+def own_rest_catalog(spark, home: Path, name: str, port: int, **overrides: object) -> Iterator[LakehouseSettings]:
     """A second REST catalog (no Trino: the pipeline only talks to the catalog), known to the
-    shared session under `name`, for tests whose Silver rows must not mix with the scenario's."""
+    shared session under `name`, for tests whose Silver rows must not mix with the scenario's.
+    `overrides` are further settings (e.g. sources_file)."""
     from catalog import engine_config, services
 
-    settings = load_settings(home=home, cache_dir=SHARED_CACHE, catalog={"port": port, "name": name})
+    settings = load_settings(home=home, cache_dir=SHARED_CACHE, catalog={"port": port, "name": name}, **overrides)
     services.up(settings, only=["rest-catalog"])
     try:
         conf = engine_config.spark_conf(settings, engine_config.local_endpoints(settings))

@@ -26,7 +26,7 @@ from ingestion.bronze.columns import PARSE_ERROR
 from ingestion.bronze.contract_checks import check_batch
 from ingestion.bronze.errors import BronzeError
 from ingestion.bronze.job import BronzeBatch
-from ingestion.contracts.contract import BRONZE_CONTRACTS, TableContract, load_contracts
+from ingestion.contracts.contract import TableContract, contracts_path, load_contracts
 from ingestion.sources.commit import Extract, commit_rows, committed_position, position_json
 
 # Each kind's extractor, imported on first use: a file-only run needs none of their clients.
@@ -61,7 +61,7 @@ def ingest_source(
     if not written:
         return BronzeBatch(source.name, day, None, (), (), 0, 0, 0, table)
     unparseable = extract.rows.where(F.col(PARSE_ERROR).isNotNull()).count()
-    contract = contract or load_contracts(BRONZE_CONTRACTS).table(source.name)
+    contract = contract or load_contracts(contracts_path(settings, BRONZE)).table(source.name)
     findings = check_batch(contract, extract.rows.columns, written, unparseable)
     return BronzeBatch(
         source.name, day, batch_id, (extract.unit,), (), written, written, unparseable, table,
