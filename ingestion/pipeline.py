@@ -29,6 +29,8 @@ from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
 from catalog.naming import SILVER
 from ingestion.contracts.contract import ContractFile, contracts_path, load_contracts
 from ingestion.job_graph import run_job_graph
+from ingestion.sources.declarations import load_sources
+from ingestion.sources.job import ingest_source, lineage_origin, reads_landing_files
 from ingestion.silver.entities import SilverEntity, load_entities, referenced_tables
 from ingestion.silver.job import silver_day
 from ingestion.silver.publish import SchemaChange, SilverCommit, ensure_tables
@@ -99,12 +101,21 @@ def run_day(
 
         return run
 
+    sources = load_sources(settings)
+
     def bronze_job(entity: SilverEntity) -> Callable[[SparkSession], BronzeBatch]:
+        source = sources[entity.source]
+        files = reads_landing_files(settings, source)
+        origin = None if files else lineage_origin(settings, source)
+
         def run(session: SparkSession) -> BronzeBatch:
-            inputs = job_lineage.bronze_inputs(settings, entity.source)
+            inputs = job_lineage.bronze_inputs(settings, entity.source, origin)
             with lineage.job(job_lineage.bronze_job(entity.source), inputs=inputs, day=day) as lineage_run:
-                batch = ingest_landing_day(session, settings, entity.source, day, since=since)
-                job_lineage.finish_bronze(lineage_run, settings, batch, _columns(session, lineage, batch.table))
+                if files:
+                    batch = ingest_landing_day(session, settings, entity.source, day, since=since)
+                else:  # from its committed position to now: whatever arrived over the batch's days
+                    batch = ingest_source(session, settings, source, day)
+                job_lineage.finish_bronze(lineage_run, settings, batch, _columns(session, lineage, batch.table), origin)
             return batch
 
         return run
