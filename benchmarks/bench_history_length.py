@@ -38,7 +38,7 @@ from catalog.settings import load_settings  # noqa: E402
 from catalog.spark_session import spark_session  # noqa: E402
 from ingestion.contracts.contract import load_contracts  # noqa: E402
 from ingestion.silver.batch import prepare_batch  # noqa: E402
-from ingestion.silver.entities import CUSTOMERS, FX_RATES, ORDERS  # noqa: E402
+from ingestion.silver.entities import entity_of  # noqa: E402
 from ingestion.silver.publish import ensure_tables, publish_batch  # noqa: E402
 
 RUN_DATE = dt.date(2026, 12, 31)
@@ -113,9 +113,10 @@ def bronze_day(spark, days: int, rows_per_day: int) -> DataFrame:
 
 
 def build_silver(spark, settings, contracts, days: int, rows_per_day: int) -> None:
-    for entity in (ORDERS, CUSTOMERS, FX_RATES):
+    entities = [entity_of(settings, table) for table in ("fx_rates", "customers", "orders")]
+    for entity in entities:
         spark.sql(f"DROP TABLE IF EXISTS {TableName(SILVER, entity.table).sql(settings)}")
-    ensure_tables(spark, settings, (FX_RATES, CUSTOMERS, ORDERS), contracts)
+    ensure_tables(spark, settings, entities, contracts)
     target = TableName(SILVER, "orders").sql(settings)
     # One file per day, as a daily pipeline leaves it.
     silver_orders(spark, days, rows_per_day).repartition("order_date").sortWithinPartitions("order_id").writeTo(target).append()
@@ -139,12 +140,13 @@ def run_day(spark, settings, contracts, bronze: DataFrame) -> tuple[float, objec
     started = time.monotonic()
     customers = silver("customers").persist()
     customers.count()
+    orders = entity_of(settings, "orders")
     prepared = prepare_batch(
-        bronze, ORDERS, contracts.table("orders"), fx_rates=silver("fx_rates"),
+        bronze, orders, contracts.table("orders"), fx_rates=silver("fx_rates"),
         referenced_keys={"customer_id": customers.select("customer_id", "valid_to", "is_current")},
     )
     commit = publish_batch(
-        spark, settings, ORDERS, contracts.table("orders"), prepared,
+        spark, settings, orders, contracts.table("orders"), prepared,
         run_date=RUN_DATE, rows_read=bronze.count(), referenced={"customers": customers},
     )
     customers.unpersist()

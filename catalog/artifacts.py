@@ -26,12 +26,22 @@ HADOOP_VERSION = "3.4.2"
 SQLITE_JDBC_VERSION = "3.50.3.0"
 POSTGRES_JDBC_VERSION = "42.7.8"
 SLF4J_VERSION = "2.0.17"
+# The local broker (KRaft, Java 17+). Its log4j2 binding is not a dependency of kafka_2.13
+# (the distribution adds it): pinned to the log4j-core version kafka 4.1.1 brings.
+KAFKA_VERSION = "4.1.1"
+KAFKA_LOG4J_VERSION = "2.24.3"
+# Spark's Kafka source. Not pyspark's 4.1.4: Maven Central has no spark-sql-kafka 4.1.4, and
+# the spark-token-provider-kafka it depends on only as 4.1.1 of the 4.1 line. A connector
+# keeps binary compatibility within a Spark minor.
+SPARK_KAFKA_VERSION = "4.1.1"
+SPARK_KAFKA_PACKAGE = f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_KAFKA_VERSION}"
 
 # Spark resolves these itself (Ivy, from Maven Central) through spark.jars.packages.
 SPARK_PACKAGES = (
     f"org.apache.iceberg:iceberg-spark-runtime-{SPARK_SCALA_SUFFIX}:{ICEBERG_VERSION}",
     # Spark's JDBC source reads the PostgreSQL source (ingestion/sources/jdbc.py).
     f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
+    SPARK_KAFKA_PACKAGE,
 )
 # The OpenLineage Spark listener, added to them when lineage.spark_listener is on. 1.54.0
 # (the Python client's version) is not on Maven Central for Scala 2.13; 1.53.0 is the newest
@@ -61,6 +71,11 @@ REST_CATALOG_DEPENDENCIES = (
     ("commons-logging", "commons-logging", "1.3.5", None),
 )
 
+KAFKA_DEPENDENCIES = (
+    ("org.apache.kafka", "kafka_2.13", KAFKA_VERSION, None),
+    ("org.apache.logging.log4j", "log4j-slf4j-impl", KAFKA_LOG4J_VERSION, None),
+)
+
 _COMPLETE_MARKER = ".complete"
 _NO_MAVEN = "Maven ('mvn') is not installed: run 'apt-get install maven' (it fetches the JVM artifacts)"
 
@@ -71,6 +86,10 @@ def rest_catalog_dir(cache_dir: Path) -> Path:
 
 def trino_dir(cache_dir: Path) -> Path:
     return cache_dir / f"trino-server-{TRINO_VERSION}"
+
+
+def kafka_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"kafka-{KAFKA_VERSION}"
 
 
 def is_cached(folder: Path) -> bool:
@@ -85,6 +104,21 @@ def ensure_rest_catalog(cache_dir: Path) -> Path:
     with _staging(target) as staging:
         (staging / "pom.xml").write_text(_rest_catalog_pom())
         _mvn(["dependency:copy-dependencies", "-DoutputDirectory=lib"], cwd=staging, what="the Iceberg REST catalog")
+    return target / "lib"
+
+
+def ensure_kafka(cache_dir: Path) -> Path:
+    """The folder of jars that runs `kafka.Kafka` (broker and controller), fetched on first use."""
+    target = kafka_dir(cache_dir)
+    if is_cached(target):
+        return target / "lib"
+    with _staging(target) as staging:
+        (staging / "pom.xml").write_text(_pom("kafka-server", KAFKA_VERSION, KAFKA_DEPENDENCIES))
+        _mvn(
+            ["dependency:copy-dependencies", "-DoutputDirectory=lib", "-DincludeScope=runtime"],
+            cwd=staging,
+            what="Apache Kafka",
+        )
     return target / "lib"
 
 
@@ -154,21 +188,25 @@ def _mvn(args: list[str], *, cwd: Path, what: str) -> None:
 
 
 def _rest_catalog_pom() -> str:
+    return _pom("iceberg-rest-catalog", ICEBERG_VERSION, REST_CATALOG_DEPENDENCIES)
+
+
+def _pom(name: str, project_version: str, coordinates: tuple[tuple[str, str, str, str | None], ...]) -> str:
     dependencies = "\n".join(
         "    <dependency>"
         f"<groupId>{escape(group)}</groupId><artifactId>{escape(artifact)}</artifactId>"
         f"<version>{escape(version)}</version>"
         + (f"<classifier>{escape(classifier)}</classifier>" if classifier else "")
         + "</dependency>"
-        for group, artifact, version, classifier in REST_CATALOG_DEPENDENCIES
+        for group, artifact, version, classifier in coordinates
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<!-- Rendered by catalog/artifacts.py: only used to resolve the REST catalog's jars. -->
+<!-- Rendered by catalog/artifacts.py: only used to resolve the jars of {escape(name)}. -->
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>lakehouse.local</groupId>
-  <artifactId>iceberg-rest-catalog</artifactId>
-  <version>{ICEBERG_VERSION}</version>
+  <artifactId>{escape(name)}</artifactId>
+  <version>{escape(project_version)}</version>
   <packaging>pom</packaging>
   <dependencies>
 {dependencies}

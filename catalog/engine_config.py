@@ -162,6 +162,69 @@ def rest_catalog_env(settings: LakehouseSettings, *, warehouse_uri: str, sqlite_
     }
 
 
+# --- Kafka -----------------------------------------------------------------
+
+# One node is broker and controller at once (KRaft combined mode).
+KAFKA_NODE_ID = 1
+KAFKA_BROKER_LISTENER = "PLAINTEXT"
+KAFKA_CONTROLLER_LISTENER = "CONTROLLER"
+
+
+def kafka_config_dir(settings: LakehouseSettings) -> Path:
+    return settings.config_dir / "kafka"
+
+
+def kafka_log_dir(settings: LakehouseSettings) -> Path:
+    """Where the broker keeps its partitions and the cluster metadata log."""
+    return settings.data_dir / "kafka"
+
+
+def kafka_server_properties(settings: LakehouseSettings) -> str:
+    kafka = settings.kafka
+    broker = f"{KAFKA_BROKER_LISTENER}://{kafka.host}:{kafka.port}"
+    controller = f"{KAFKA_CONTROLLER_LISTENER}://{kafka.host}:{kafka.controller_port}"
+    single_replica = ("offsets.topic", "transaction.state.log", "share.coordinator.state.topic")
+    return _properties(
+        {
+            "process.roles": "broker,controller",
+            "node.id": str(KAFKA_NODE_ID),
+            # A dynamic quorum of one voter, this node (the storage is formatted `--standalone`).
+            "controller.quorum.bootstrap.servers": f"{kafka.host}:{kafka.controller_port}",
+            "listeners": f"{broker},{controller}",
+            "advertised.listeners": f"{broker},{controller}",
+            "controller.listener.names": KAFKA_CONTROLLER_LISTENER,
+            "inter.broker.listener.name": KAFKA_BROKER_LISTENER,
+            "listener.security.protocol.map": f"{KAFKA_CONTROLLER_LISTENER}:PLAINTEXT,{KAFKA_BROKER_LISTENER}:PLAINTEXT",
+            "log.dirs": str(kafka_log_dir(settings)),
+            "num.partitions": str(kafka.partitions),
+            # Topics are created on purpose (the feeder): a source naming a topic that does
+            # not exist must fail, not read a new empty topic.
+            "auto.create.topics.enable": "false",
+            # One broker: the internal topics cannot have more replicas than that.
+            **{f"{topic}.replication.factor": "1" for topic in single_replica},
+            **{f"{topic}.min.isr": "1" for topic in single_replica[1:]},
+            "group.initial.rebalance.delay.ms": "0",
+        }
+    )
+
+
+def kafka_log4j2_xml() -> str:
+    """The broker's log4j2 configuration: its log to stdout (the service log), warnings and up,
+    and the lines that say it started or stopped."""
+    return """<?xml version="1.0" encoding="UTF-8"?>
+<!-- Rendered by catalog/engine_config.py. -->
+<Configuration status="warn">
+  <Appenders>
+    <Console name="stdout" target="SYSTEM_OUT"><PatternLayout pattern="[%d] %p %m (%c)%n"/></Console>
+  </Appenders>
+  <Loggers>
+    <Logger name="kafka.server.KafkaRaftServer" level="INFO"/>
+    <Root level="WARN"><AppenderRef ref="stdout"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+
 # --- Trino -----------------------------------------------------------------
 
 
@@ -380,6 +443,8 @@ def local_config_files(settings: LakehouseSettings) -> dict[Path, str]:
     etc = config / "trino" / "etc"
     for name, content in trino_etc(settings, endpoints, data_dir=trino_data, etc_dir=str(etc), auth=auth).items():
         files[config / "trino" / "etc" / name] = content
+    files[kafka_config_dir(settings) / "server.properties"] = kafka_server_properties(settings)
+    files[kafka_config_dir(settings) / "log4j2.xml"] = kafka_log4j2_xml()
     return files
 
 

@@ -33,6 +33,8 @@ class JavaRange:
 SPARK_JAVA = JavaRange(17, 22)
 REST_CATALOG_JAVA = SPARK_JAVA
 TRINO_JAVA = JavaRange(24)
+# Kafka 4 brokers need Java 17 or newer.
+KAFKA_JAVA = JavaRange(17)
 # -XX:AOTCacheOutput (one-step training of an AOT cache) arrived in Java 25.
 AOT_CACHE_JAVA = JavaRange(25)
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, postgres, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, kafka_broker, postgres, trino_auth
 from catalog.errors import ConfigError, ServiceError
-from catalog.java import REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
+from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
 
 Report = Callable[[str], None]
@@ -181,6 +181,33 @@ def _trino_probe_headers(settings: LakehouseSettings) -> dict[str, str]:
     return {"X-Trino-User": trino_auth.TRINO_HEALTH_USER}
 
 
+def _kafka(settings: LakehouseSettings) -> Service:
+    kafka = settings.kafka
+    address = f"kafka://{kafka.bootstrap_servers}"
+    return Service(
+        name="kafka",
+        host=kafka.host,
+        port=kafka.port,
+        port_setting="LAKEHOUSE_KAFKA__PORT",
+        url=address,
+        # Kafka speaks its own protocol: `probe` asks the broker for its metadata instead.
+        health_url=address,
+        is_healthy=lambda body: False,
+        java_home=settings.java.jdk17_home,
+        java=KAFKA_JAVA,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=artifacts.kafka_dir,
+        fetch=artifacts.ensure_kafka,
+        command=lambda lib: kafka_broker.command(settings, lib),
+        env={},
+        log_file=settings.run_dir / "kafka.log",
+        record_file=settings.run_dir / "kafka.json",
+        extra_ports=((kafka.controller_port, "LAKEHOUSE_KAFKA__CONTROLLER_PORT"),),
+        probe=lambda: kafka_broker.answers(settings),
+        prepare=lambda: kafka_broker.format_storage(settings),
+    )
+
+
 def crm_api_token_file(settings: LakehouseSettings) -> Path:
     """The CRM API's bearer token: the server writes it (0600) on first start, its clients read it."""
     return settings.home / "secrets" / "crm-api" / "token"
@@ -255,6 +282,7 @@ SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "trino": _trino,
     "crm-api": _crm_api,
     "postgres": _postgres,
+    "kafka": _kafka,
 }
 
 

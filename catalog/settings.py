@@ -119,6 +119,32 @@ class TrinoSettings(_Section):
         return self.heap_gb * 1024 // 2
 
 
+class KafkaSettings(_Section):
+    """Apache Kafka in KRaft combined mode: one process is broker and controller, no ZooKeeper."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9092, ge=1, le=65535)
+    # The KRaft controller's listener; only the broker itself talks to it.
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    heap: str = "512m"
+    # Partitions of a topic created without a count (the feeder creates `events` with its own).
+    partitions: int = Field(default=4, ge=1)
+    # A Kafka source whose committed offsets the broker no longer holds (retention deleted the
+    # messages before they reached Bronze, or the topic was recreated) fails. False: it goes on
+    # from the earliest offsets kept, and the messages in between are lost (Spark's failOnDataLoss).
+    fail_on_data_loss: bool = True
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> KafkaSettings:
+        if self.controller_port == self.port:
+            raise ValueError(f"kafka.controller_port must differ from kafka.port ({self.port}): set LAKEHOUSE_KAFKA__CONTROLLER_PORT")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 class SparkSettings(_Section):
     master: str = "local[2]"
     driver_memory: str = "4g"
@@ -246,11 +272,18 @@ class LakehouseSettings(BaseSettings):
     warehouse_dir: Path | None = None
     # Seconds `up` waits for each service's health endpoint.
     startup_timeout: float = 180.0
+    # The sources and the Silver entities they feed (ingestion/sources/declarations.py);
+    # defaults to the packaged ingestion/sources.yml.
+    sources_file: Path | None = None
+    # A folder holding the contract files bronze.yml and silver.yml (a new source needs
+    # its contracts without editing the package); defaults to the packaged ingestion/contracts/.
+    contracts_dir: Path | None = None
 
     java: JavaSettings = Field(default_factory=JavaSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     trino: TrinoSettings = Field(default_factory=TrinoSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     gold: GoldSettings = Field(default_factory=GoldSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
@@ -278,6 +311,8 @@ class LakehouseSettings(BaseSettings):
         self.home = self.home.expanduser().resolve()
         self.cache_dir = (self.cache_dir or self.home / "cache").expanduser().resolve()
         self.warehouse_dir = (self.warehouse_dir or self.home / "warehouse").expanduser().resolve()
+        self.sources_file = self.sources_file.expanduser().resolve() if self.sources_file else None
+        self.contracts_dir = self.contracts_dir.expanduser().resolve() if self.contracts_dir else None
         lineage = self.lineage
         lineage.file = (lineage.file or self.home / "lineage" / "events.jsonl").expanduser().resolve()
         lineage.spark_file = (lineage.spark_file or self.home / "lineage" / "spark-events.jsonl").expanduser().resolve()

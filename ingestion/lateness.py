@@ -41,19 +41,10 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
 from catalog.naming import BRONZE, OPS, TableName
-from catalog.settings import LakehouseSettings, PipelineSettings
+from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
-from ingestion.silver.entities import ENTITIES, SilverEntity
+from ingestion.silver.entities import SilverEntity, load_entities
 
-# Silver column whose day is the business date, per table with one. The windowed
-# entities derive their partition date from it (`to_date(ordered_at)`, ...); FX has no
-# window, but its corrections restate an earlier rate_date, so its lateness is shown too.
-BUSINESS_TIME_COLUMNS: dict[str, str] = {
-    "orders": "ordered_at",
-    "sessions": "started_at",
-    "events": "event_time",
-    "fx_rates": "rate_date",
-}
 # Every business time in the sources starts with YYYY-MM-DD (CSV, JSON and event formats alike).
 _ISO_DATE_LENGTH = 10
 # The second coverage a warning names, beside "all of them".
@@ -144,7 +135,8 @@ def arrivals(bronze: pl.LazyFrame | pl.DataFrame, entity: SilverEntity) -> pl.La
     """
     keys = [entity.renamed[key] for key in entity.keys]
     version = entity.renamed[entity.version_column]
-    business = entity.renamed[BUSINESS_TIME_COLUMNS[entity.table]]
+    assert entity.business_time_column is not None, f"{entity.table} declares no business_time_column"
+    business = entity.renamed[entity.business_time_column]
     has_key = pl.all_horizontal([pl.col(key).cast(pl.String).fill_null("") != "" for key in keys])
     parsed = (
         bronze.lazy()
@@ -229,8 +221,8 @@ def windowed(entity: SilverEntity) -> bool:
     return entity.date_column is not None
 
 
-def profiled_entities() -> list[SilverEntity]:
-    return [entity for entity in ENTITIES if entity.table in BUSINESS_TIME_COLUMNS]
+def profiled_entities(settings: LakehouseSettings) -> list[SilverEntity]:
+    return [entity for entity in load_entities(settings) if entity.business_time_column is not None]
 
 
 # --- Reading: PyIceberg + Polars ----------------------------------------------------
@@ -255,13 +247,13 @@ def scan_table(catalog: Catalog, name: TableName, columns: Sequence[str] | None 
 
 
 def lateness_profiles(
-    catalog: Catalog, pipeline: PipelineSettings, *, since: dt.date | None = None, until: dt.date | None = None
+    catalog: Catalog, settings: LakehouseSettings, *, since: dt.date | None = None, until: dt.date | None = None
 ) -> list[LatenessProfile]:
     profiles = []
-    for entity in profiled_entities():
-        window = pipeline.window_for(entity.table) if windowed(entity) else None
+    for entity in profiled_entities(settings):
+        window = settings.pipeline.window_for(entity.table) if windowed(entity) else None
         columns = [
-            *dict.fromkeys(entity.renamed[c] for c in (*entity.keys, entity.version_column, BUSINESS_TIME_COLUMNS[entity.table])),
+            *dict.fromkeys(entity.renamed[c] for c in (*entity.keys, entity.version_column, entity.business_time_column)),
             INGEST_DATE,
             PARSE_ERROR,
         ]
@@ -304,5 +296,5 @@ def lateness_report(
         from catalog.iceberg_catalog import iceberg_catalog
 
         catalog = iceberg_catalog(settings)  # one that does not answer: one line from the CLI (catalog/faults.py)
-    profiles = lateness_profiles(catalog, settings.pipeline, since=since, until=until)
+    profiles = lateness_profiles(catalog, settings, since=since, until=until)
     return LatenessReport(profiles, late_warnings(profiles, settings.pipeline.late_share_warning), gaps_from_ops(catalog))

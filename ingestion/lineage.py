@@ -8,6 +8,7 @@ row counts and quality figures from the BronzeBatch or SilverCommit it returns.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import data_quality_metrics_input_dataset
@@ -39,18 +40,19 @@ def silver_job(table: str) -> str:
     return str(TableName(SILVER, table))
 
 
-def bronze_inputs(settings: LakehouseSettings, source: str) -> list[InputDataset]:
-    """The source's landing folder (one dataset per source, whatever the day)."""
-    return [input_path(settings.landing_dir / source)]
+def bronze_inputs(settings: LakehouseSettings, source: str, origin: tuple[str, str] | None = None, **facets: Any) -> list[InputDataset]:
+    """The source's landing folder (one dataset per source, whatever the day), or the server
+    object it is extracted from (`origin`: namespace and name, `ingestion.sources.job.lineage_origin`)."""
+    if origin is not None:
+        return [InputDataset(*origin, inputFacets=facets)]
+    return [input_path(settings.landing_dir / source, **facets)]
 
 
-def finish_bronze(run: JobRun, settings: LakehouseSettings, batch: BronzeBatch, columns: Columns) -> None:
-    run.inputs = [
-        input_path(
-            settings.landing_dir / batch.source,
-            dataQualityMetrics=_read(batch.rows_read, files=len(batch.files_ingested)),
-        )
-    ]
+def finish_bronze(
+    run: JobRun, settings: LakehouseSettings, batch: BronzeBatch, columns: Columns, origin: tuple[str, str] | None = None
+) -> None:
+    metrics = _read(batch.rows_read, files=len(batch.files_ingested))
+    run.inputs = bronze_inputs(settings, batch.source, origin, dataQualityMetrics=metrics)
     quality = BatchQualityOutputDatasetFacet(
         rowsRead=batch.rows_read,
         rowsAccepted=batch.rows_written - batch.rows_unparseable,

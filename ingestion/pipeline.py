@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -26,9 +26,12 @@ from catalog.lineage import Lineage
 from catalog.settings import LakehouseSettings
 from ingestion import lineage as job_lineage
 from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
-from ingestion.contracts.contract import ContractFile, load_contracts
+from catalog.naming import SILVER
+from ingestion.contracts.contract import ContractFile, contracts_path, load_contracts
 from ingestion.job_graph import run_job_graph
-from ingestion.silver.entities import ENTITIES, SilverEntity, referenced_tables
+from ingestion.sources.declarations import load_sources
+from ingestion.sources.job import ingest_source, lineage_origin, reads_landing_files
+from ingestion.silver.entities import SilverEntity, load_entities, referenced_tables
 from ingestion.silver.job import silver_day
 from ingestion.silver.publish import SchemaChange, SilverCommit, ensure_tables
 
@@ -80,9 +83,10 @@ def run_day(
     tables it checks against or converts with are published. With `pipeline.parallel_jobs`
     above 1, independent jobs run at once, each in its own session.
     """
-    contracts = contracts or load_contracts()
+    contracts = contracts or load_contracts(contracts_path(settings, SILVER))
+    entities = load_entities(settings, contracts)
     lineage = lineage or Lineage.disabled()
-    ensure_tables(spark, settings, ENTITIES, contracts)
+    ensure_tables(spark, settings, entities, contracts)
     ingested_files.ensure_table(spark, settings)
     seconds: dict[str, float] = {}
 
@@ -97,12 +101,21 @@ def run_day(
 
         return run
 
+    sources = load_sources(settings)
+
     def bronze_job(entity: SilverEntity) -> Callable[[SparkSession], BronzeBatch]:
+        source = sources[entity.source]
+        files = reads_landing_files(settings, source)
+        origin = None if files else lineage_origin(settings, source)
+
         def run(session: SparkSession) -> BronzeBatch:
-            inputs = job_lineage.bronze_inputs(settings, entity.source)
+            inputs = job_lineage.bronze_inputs(settings, entity.source, origin)
             with lineage.job(job_lineage.bronze_job(entity.source), inputs=inputs, day=day) as lineage_run:
-                batch = ingest_landing_day(session, settings, entity.source, day, since=since)
-                job_lineage.finish_bronze(lineage_run, settings, batch, _columns(session, lineage, batch.table))
+                if files:
+                    batch = ingest_landing_day(session, settings, entity.source, day, since=since)
+                else:  # from its committed position to now: whatever arrived over the batch's days
+                    batch = ingest_source(session, settings, source, day)
+                job_lineage.finish_bronze(lineage_run, settings, batch, _columns(session, lineage, batch.table), origin)
             return batch
 
         return run
@@ -122,13 +135,13 @@ def run_day(
         return run
 
     jobs: dict[str, Callable[[], BronzeBatch | SilverCommit]] = {}
-    for entity in ENTITIES:
+    for entity in entities:
         jobs[f"bronze {entity.source}"] = timed(f"bronze {entity.source}", bronze_job(entity))
-    for entity in ENTITIES:
+    for entity in entities:
         jobs[f"silver {entity.table}"] = timed(f"silver {entity.table}", silver_job(entity))
-    results = run_job_graph(jobs, silver_dependencies(contracts), workers=settings.pipeline.parallel_jobs)
-    bronze = tuple(results[f"bronze {entity.source}"] for entity in ENTITIES)
-    silver = tuple(results[f"silver {entity.table}"] for entity in ENTITIES)
+    results = run_job_graph(jobs, silver_dependencies(entities, contracts), workers=settings.pipeline.parallel_jobs)
+    bronze = tuple(results[f"bronze {entity.source}"] for entity in entities)
+    silver = tuple(results[f"silver {entity.table}"] for entity in entities)
     first_day = since if since is not None and since != day else None
     return DayResult(day, bronze, silver, seconds, first_day)  # type: ignore[arg-type]
 
@@ -154,11 +167,11 @@ def _job_session(spark: SparkSession, job: str) -> SparkSession:
     return session
 
 
-def silver_dependencies(contracts: ContractFile) -> dict[str, set[str]]:
+def silver_dependencies(entities: Sequence[SilverEntity], contracts: ContractFile) -> dict[str, set[str]]:
     """Job name -> the jobs it must wait for: its Bronze source, then the Silver tables
     it reads (foreign-key parents, FX rates for amounts converted to USD)."""
     depends_on = {}
-    for entity in ENTITIES:
+    for entity in entities:
         parents = referenced_tables(entity, contracts.table(entity.table))
         depends_on[f"silver {entity.table}"] = {f"bronze {entity.source}"} | {f"silver {table}" for table in parents}
     return depends_on

@@ -29,9 +29,8 @@ from catalog.naming import BRONZE, OPS, QUARANTINE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files
 from ingestion.bronze import tables as bronze_tables
-from ingestion.bronze.source_formats import SOURCE_DELIVERIES
 from ingestion.operations import TABLES as OPS_TABLES
-from ingestion.silver.entities import ENTITIES
+from ingestion.silver.entities import load_entities
 from ingestion.silver.publish import AUDIT_BRANCH_PREFIX
 
 
@@ -51,15 +50,16 @@ class Recovery:
 def recover(spark: SparkSession, settings: LakehouseSettings, report: Callable[[str], None] = lambda _: None) -> Recovery:
     """Drop dead audit branches, unregistered Bronze attempts and orphan data files. Call only under the pipeline lock."""
     found = Recovery()
-    silver_tables = [TableName(SILVER, entity.table) for entity in ENTITIES]
+    entities = load_entities(settings)
+    silver_tables = [TableName(SILVER, entity.table) for entity in entities]
     for table in silver_tables:
         found.branches_dropped += _drop_audit_branches(spark, settings, table)
-    for source in SOURCE_DELIVERIES:
+    for source in (entity.source for entity in entities):
         for attempt in bronze_tables.unregistered_attempts(spark, settings, source):
             shutil.rmtree(attempt)
             found.attempts_removed.append(attempt)
     # Bronze tables too: a positioned source (ingestion/sources) appends into the table's own data/ folder.
-    bronze = [TableName(BRONZE, source) for source in SOURCE_DELIVERIES]
+    bronze = [TableName(BRONZE, entity.source) for entity in entities]
     managed = [*silver_tables, QUARANTINE, ingested_files.TABLE, *(TableName(OPS, table) for table in OPS_TABLES), *bronze]
     for table in managed:
         found.orphan_files_removed += _remove_orphan_data_files(spark, settings, table)

@@ -232,10 +232,13 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
     from ingestion.bronze.landing import days_label, landing_days
     from ingestion.day_runner import day_batches, run_batches
     from ingestion.recovery import recover
+    from ingestion.silver.entities import load_entities
 
     settings = _settings()
     if last < first:
         raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
+    # A broken sources or contract file fails here, in one line, before the lock and Spark.
+    load_entities(settings)
     days = landing_days(first.date(), last.date())
     # A catch-up is one batch per table for the whole range, so one step.
     batches = day_batches(days, 0 if catch_up else len(days))

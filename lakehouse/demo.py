@@ -80,7 +80,7 @@ def _run_demo(
     from ingestion.bronze.landing import landing_days
     from ingestion.day_runner import DayBatch, day_batches, run_batches
     from ingestion.recovery import recover
-    from ingestion.silver.entities import ENTITIES
+    from ingestion.silver.entities import load_entities
     from ingestion.synthetic import generate_sources
 
     seconds: dict[str, float] = {}
@@ -132,7 +132,7 @@ def _run_demo(
         seconds=seconds,
         lines_landed=sum(entry.rows_written for entry in generated.entries),
         bronze_rows=sum(b.rows_written for r in run.results for b in r.bronze),
-        silver_rows=_row_counts(settings, SILVER, (*(entity.table for entity in ENTITIES), QUARANTINE.table)),
+        silver_rows=_row_counts(settings, SILVER, (*(entity.table for entity in load_entities(settings)), QUARANTINE.table)),
         gold_rows=_row_counts(settings, GOLD, gold_marts()),
         late_corrections_delivered=sum(len(entry.late_arrivals) for entry in generated.entries),
         late_rows_beyond_window=sum(c.late_rows for r in run.results for c in r.silver),

@@ -18,7 +18,6 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import polars as pl
 from pyiceberg.catalog import Catalog
@@ -30,11 +29,11 @@ from rich.table import Table as RichTable
 from catalog.errors import ConfigError
 from catalog.naming import BRONZE, SILVER, TableName
 from catalog.settings import LakehouseSettings
-from ingestion.contracts.contract import BRONZE_CONTRACTS, SILVER_CONTRACTS, ContractFile, RunDates, TableContract, load_contracts
+from ingestion.contracts.contract import ContractFile, RunDates, TableContract, contracts_path, load_contracts
 from ingestion.contracts.polars_checks import FRESHNESS_COLUMNS, QUARANTINE_REASON, TableResult, check_table
 
-# Layer (namespace) -> its contract file.
-CONTRACT_FILES: dict[str, Path] = {SILVER: SILVER_CONTRACTS, BRONZE: BRONZE_CONTRACTS}
+# Namespace -> the layer whose contract file (contracts_path) checks it.
+CONTRACT_LAYERS: dict[str, str] = {SILVER: SILVER, BRONZE: BRONZE}
 DEFAULT_LAYER = SILVER
 
 
@@ -51,14 +50,14 @@ def validate_tables(
 
     if snapshot_id is not None and branch is not None:
         raise ConfigError("--snapshot and --branch both given: pick one")
-    names = list(tables) or [str(TableName(DEFAULT_LAYER, t.name)) for t in _contracts(DEFAULT_LAYER).tables]
+    names = list(tables) or [str(TableName(DEFAULT_LAYER, t.name)) for t in _contracts(settings, DEFAULT_LAYER).tables]
     if snapshot_id is not None and len(names) != 1:
         raise ConfigError(f"--snapshot {snapshot_id} names a snapshot of one table, but {len(names)} tables were given: name one table")
     # Every name and contract resolved before the first catalog call: a typo fails fast.
     contracts = {}
     for name in names:
         namespace, table_name = _split(name)
-        contracts[str(TableName(namespace, table_name))] = _contracts(namespace).table(table_name)
+        contracts[str(TableName(namespace, table_name))] = _contracts(settings, namespace).table(table_name)
     catalog = iceberg_catalog(settings)  # a catalog that does not answer: one line from the CLI (catalog/faults.py)
     return [
         validate_table(catalog, identifier, contract, snapshot_id=snapshot_id, branch=branch, max_age_hours=max_age_hours)
@@ -170,10 +169,10 @@ def print_results(console: Console, results: Sequence[TableResult]) -> None:
     console.print(f"[red]failed: {', '.join(failed)}[/]" if failed else "[green]all error checks passed[/]")
 
 
-def _contracts(layer: str) -> ContractFile:
-    if layer not in CONTRACT_FILES:
-        raise ConfigError(f"no contract file for layer '{layer}': name a table as <layer>.<table> with layer one of {', '.join(CONTRACT_FILES)}")
-    return load_contracts(CONTRACT_FILES[layer])
+def _contracts(settings: LakehouseSettings, layer: str) -> ContractFile:
+    if layer not in CONTRACT_LAYERS:
+        raise ConfigError(f"no contract file for layer '{layer}': name a table as <layer>.<table> with layer one of {', '.join(CONTRACT_LAYERS)}")
+    return load_contracts(contracts_path(settings, CONTRACT_LAYERS[layer]))
 
 
 def _split(name: str) -> tuple[str, str]:

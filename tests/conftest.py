@@ -31,6 +31,8 @@ TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
 TEST_TRINO_PORT = 18080 + _PORT_OFFSET
 TEST_POSTGRES_PORT = 18433 + _PORT_OFFSET
 TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
+TEST_KAFKA_PORT = 19092 + _PORT_OFFSET
+TEST_KAFKA_CONTROLLER_PORT = 19093 + _PORT_OFFSET
 # The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
 FILE_SOURCES_ENV = "LAKEHOUSE_PIPELINE__SOURCES"
 
@@ -68,6 +70,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings
         trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
         postgres={"port": TEST_POSTGRES_PORT},
         crm_api={"port": TEST_CRM_API_PORT},
+        kafka={"port": TEST_KAFKA_PORT, "controller_port": TEST_KAFKA_CONTROLLER_PORT},
         spark={"driver_memory": "4g", "shuffle_partitions": 2},
     )
 
@@ -100,12 +103,13 @@ def silver_scenario(stack: LakehouseSettings, spark) -> "Scenario":
 
 
 @contextmanager
-def own_rest_catalog(spark, home: Path, name: str, port: int) -> Iterator[LakehouseSettings]:
+def own_rest_catalog(spark, home: Path, name: str, port: int, **overrides: object) -> Iterator[LakehouseSettings]:
     """A second REST catalog (no Trino: the pipeline only talks to the catalog), known to the
-    shared session under `name`, for tests whose Silver rows must not mix with the scenario's."""
+    shared session under `name`, for tests whose Silver rows must not mix with the scenario's.
+    `overrides` are further settings (e.g. sources_file)."""
     from catalog import engine_config, services
 
-    settings = load_settings(home=home, cache_dir=SHARED_CACHE, catalog={"port": port, "name": name})
+    settings = load_settings(home=home, cache_dir=SHARED_CACHE, catalog={"port": port, "name": name}, **overrides)
     services.up(settings, only=["rest-catalog"])
     try:
         conf = engine_config.spark_conf(settings, engine_config.local_endpoints(settings))

@@ -30,8 +30,8 @@ from ingestion.bronze.columns import METADATA_COLUMNS
 from ingestion.bronze.contract_checks import check_batch
 from ingestion.bronze.errors import BronzeError
 from ingestion.bronze.landing import LandingFile, RefusedFile
-from ingestion.bronze.source_formats import LandingFormat, landing_format
-from ingestion.contracts.contract import BRONZE_CONTRACTS, TableContract, load_contracts
+from ingestion.bronze.source_formats import LandingFormat, source_delivery
+from ingestion.contracts.contract import TableContract, contracts_path, load_contracts
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,11 @@ def ingest_landing_day(
     With `since`, every landing day from `since` to `day` goes into one batch (a catch-up):
     one Spark job instead of one per day, each row still dated by its own file's day.
     """
-    file_format = landing_format(source)
-    contract = contract or load_contracts(BRONZE_CONTRACTS).table(source)
+    delivery = source_delivery(settings, source)
+    file_format = delivery.format
+    contract = contract or load_contracts(contracts_path(settings, BRONZE)).table(source)
     days = landing.landing_days(since or day, day)
-    listings = [landing.list_day(landing_dir or settings.landing_dir, source, each) for each in days]
+    listings = [landing.list_day(landing_dir or settings.landing_dir, source, each, delivery.pattern) for each in days]
     files = [f for listing in listings for f in listing.files]
     refused = tuple(entry for listing in listings for entry in listing.refused)
     refusals = tuple(f"refused {entry.path}: {entry.reason}" for entry in refused)
@@ -118,7 +119,7 @@ def ingest_landing_day(
         ingested_at=ingested_at,
     )
     ingested = tuple(str(f.path) for f in new)
-    findings = check_batch(contract or load_contracts(BRONZE_CONTRACTS).table(source), columns, rows_read, rows_unparseable)
+    findings = check_batch(contract, columns, rows_read, rows_unparseable)
     return BronzeBatch(
         source, day, batch_id, ingested, skipped, rows_read, rows_written, rows_unparseable, table,
         dq_score=findings.dq_score, warnings=refusals + findings.warnings, first_day=first_day, files_refused=refused,

@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from ingestion.bronze.columns import SOURCE_FILE
 from ingestion.bronze.errors import BronzeError
-from ingestion.bronze.source_formats import LandingFormat, source_delivery
+from ingestion.bronze.source_formats import LandingFormat
 from ingestion.bronze.transform import CONTENT
 
 _CHUNK_BYTES = 1 << 20
@@ -93,11 +93,11 @@ def day_directory(landing_dir: Path, source: str, day: dt.date) -> Path:
     return landing_dir.resolve() / source / day.isoformat()
 
 
-def list_day(landing_dir: Path, source: str, day: dt.date) -> DayListing:
-    """The day's deliveries, described, and the entries refused. A missing day directory means "not delivered"."""
+def list_day(landing_dir: Path, source: str, day: dt.date, pattern: str) -> DayListing:
+    """The day's deliveries (names matching the source's `pattern`), described, and the entries
+    refused. A missing day directory means "not delivered"."""
     directory = day_directory(landing_dir, source, day)
     _check_day_directory(source, day, directory)
-    pattern = source_delivery(source).pattern
     files, refused = [], []
     for name in sorted(os.listdir(directory)):
         if name.startswith((".", "_")):

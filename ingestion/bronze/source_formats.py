@@ -1,25 +1,23 @@
-"""What each source delivers: its landing format and the file names that are deliveries
-(see ingestion/synthetic/README.md, "Layout and formats").
+"""What each source delivers as landing files: its format and the file names that are
+deliveries (see ingestion/synthetic/README.md, "Layout and formats").
 
+Declared per source in the sources file (`format`, `pattern`; ingestion/sources/declarations.py).
 The registry also guards the source name: it becomes a directory, a table name and a
-state key, so only the names listed here are accepted.
+state key, so only declared sources are accepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ingestion.bronze.errors import BronzeError
+from ingestion.sources.declarations import LandingFormat, load_sources, sources_path
 
+if TYPE_CHECKING:
+    from catalog.settings import LakehouseSettings
 
-class LandingFormat(StrEnum):
-    # UTF-8, a header line, RFC 4180 quoting ("" inside a quoted field), empty field = null.
-    CSV = "csv"
-    # One JSON object per line.
-    JSON_LINES = "jsonl"
+__all__ = ["LandingFormat", "SourceDelivery", "landing_format", "source_deliveries", "source_delivery"]
 
 
 @dataclass(frozen=True)
@@ -30,31 +28,20 @@ class SourceDelivery:
     pattern: str
 
 
-_CSV = SourceDelivery(LandingFormat.CSV, "*.csv")
-_JSON_LINES = SourceDelivery(LandingFormat.JSON_LINES, "*.jsonl")
-
-SOURCE_DELIVERIES: Mapping[str, SourceDelivery] = MappingProxyType(
-    {
-        "crm_contacts": _JSON_LINES,  # page-0001.jsonl, page-0002.jsonl, ...
-        "crm_deals": _JSON_LINES,  # page-0001.jsonl, ...
-        "warehouse_customers": _CSV,  # customers_cdc.csv
-        "warehouse_orders": _CSV,  # orders.csv
-        "web_sessions": _CSV,  # sessions.csv
-        "fx_rates": _CSV,  # rates.csv
-        "events": _JSON_LINES,  # dump.jsonl
-    }
-)
+def source_deliveries(settings: LakehouseSettings) -> dict[str, SourceDelivery]:
+    """Every declared source's landing files, by source name."""
+    # The sources file requires format and pattern of every source (SourcesFile).
+    return {name: SourceDelivery(s.format, s.pattern) for name, s in load_sources(settings).items()}  # type: ignore[arg-type]
 
 
-def source_delivery(source: str) -> SourceDelivery:
+def source_delivery(settings: LakehouseSettings, source: str) -> SourceDelivery:
+    deliveries = source_deliveries(settings)
     try:
-        return SOURCE_DELIVERIES[source]
+        return deliveries[source]
     except KeyError:
-        known = ", ".join(sorted(SOURCE_DELIVERIES))
-        raise BronzeError(
-            f"unknown source {source!r}: use one of {known}, or add it to ingestion/bronze/source_formats.py"
-        ) from None
+        known = ", ".join(sorted(deliveries))
+        raise BronzeError(f"unknown source {source!r}: use one of {known}, or declare it in {sources_path(settings)}") from None
 
 
-def landing_format(source: str) -> LandingFormat:
-    return source_delivery(source).format
+def landing_format(settings: LakehouseSettings, source: str) -> LandingFormat:
+    return source_delivery(settings, source).format

@@ -27,12 +27,15 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from catalog.errors import ConfigError, LakehouseError
+
+if TYPE_CHECKING:
+    from catalog.settings import LakehouseSettings
 
 SILVER_CONTRACTS = Path(__file__).with_name("silver.yml")
 BRONZE_CONTRACTS = Path(__file__).with_name("bronze.yml")
@@ -385,6 +388,11 @@ class ContractFile(_Strict):
             if table.name == name:
                 return table
         raise ConfigError(f"no contract for table '{name}' in layer {self.layer}: add it to the layer's YAML file")
+
+
+def contracts_path(settings: LakehouseSettings, layer: str) -> Path:
+    """The contract file of a layer (`bronze`, `silver`): `<settings.contracts_dir>/<layer>.yml`, else the packaged one."""
+    return (settings.contracts_dir or SILVER_CONTRACTS.parent) / f"{layer}.yml"
 
 
 def load_contracts(path: Path = SILVER_CONTRACTS) -> ContractFile:

@@ -308,7 +308,7 @@ def cast_to_contract(bronze: DataFrame, entity: SilverEntity, contract: TableCon
         F.concat_ws("; ", *failures).alias(_CAST_ERRORS),
     )
     for name, expression in entity.derived.items():
-        frame = frame.withColumn(name, expression())
+        frame = frame.withColumn(name, F.expr(expression))
     return frame
 
 

@@ -1,21 +1,33 @@
 """What each Silver table is made of: its Bronze source, keys, business date and column types.
 
 This is the staging step of the medallion (as in dbt's `stg_` models): rename and
-cast, nothing else. The types come from the Silver contract, so a contract change
-cannot drift away from what the job writes.
+cast, nothing else. The entities are declared in the sources file, each under the
+source that feeds it (`ingestion/sources.yml`, see ingestion/sources/declarations.py);
+the types come from the Silver contract, so a contract change cannot drift away from
+what the job writes.
+
+Processing order is derived, not declared: an entity comes after the Silver tables it
+reads (its contract's foreign-key parents, and FX rates when it converts amounts to
+USD), in file order otherwise. A declared order could contradict the contracts; derived,
+it cannot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from catalog.errors import ConfigError
+from catalog.naming import SILVER
+from ingestion.contracts.contract import ContractFile, TableContract, contracts_path, load_contracts
+from ingestion.sources.declarations import Source, load_sources, sources_path
 
 if TYPE_CHECKING:
-    from ingestion.contracts.contract import TableContract
+    from catalog.settings import LakehouseSettings
+
+# The Silver table an entity converting amounts to USD reads its rates from (ingestion/silver/fx.py).
+FX_RATES_TABLE = "fx_rates"
 
 
 @dataclass(frozen=True)
@@ -25,9 +37,8 @@ class SilverEntity:
     keys: tuple[str, ...]
     # Silver column -> Bronze (raw string) column it is cast from.
     renamed: Mapping[str, str]
-    # Silver columns computed from the typed ones (e.g. the business date); callables,
-    # because a Column can only be built once a SparkSession exists.
-    derived: Mapping[str, Callable[[], Column]] = field(default_factory=dict)
+    # Silver columns computed from the typed ones (e.g. the business date): Spark SQL expressions.
+    derived: Mapping[str, str] = field(default_factory=dict)
     # The version column: the latest wins in dedup and in the MERGE.
     version_column: str = "updated_at"
     # Business date and partition; None = a small table merged without a window.
@@ -36,94 +47,72 @@ class SilverEntity:
     fx_date_column: str | None = None
     # Set for an SCD2 dimension: the attributes whose change opens a new version.
     scd2_tracked: tuple[str, ...] = ()
+    # Silver column whose day is the business date, for the lateness profile; None = not profiled.
+    business_time_column: str | None = None
 
     @property
     def converts_to_usd(self) -> bool:
         return self.fx_date_column is not None
 
+    @classmethod
+    def declared_by(cls, source: Source) -> SilverEntity:
+        silver = source.silver
+        assert silver is not None, f"source {source.name} declares no Silver entity"
+        return cls(
+            table=silver.table,
+            source=source.name,
+            keys=source.silver_keys,
+            renamed=silver.from_bronze,
+            derived=dict(silver.derived),
+            version_column=silver.version_column,
+            date_column=silver.date_column,
+            fx_date_column=silver.fx_date_column,
+            scd2_tracked=silver.scd2_tracked,
+            business_time_column=silver.business_time_column,
+        )
 
-def _same(*names: str) -> dict[str, str]:
-    return {name: name for name in names}
+
+def load_entities(settings: LakehouseSettings, contracts: ContractFile | None = None) -> tuple[SilverEntity, ...]:
+    """Every declared Silver entity, the tables it reads first (see the module docstring)."""
+    contracts = contracts or load_contracts(contracts_path(settings, SILVER))
+    declared = [SilverEntity.declared_by(source) for source in load_sources(settings).values()]
+    return in_dependency_order(declared, contracts, where=str(sources_path(settings)))
 
 
-CUSTOMERS = SilverEntity(
-    table="customers",
-    source="warehouse_customers",
-    keys=("customer_id",),
-    renamed={"op": "op", **_same("customer_id", "first_name", "last_name", "email", "country", "segment", "updated_at")},
-    scd2_tracked=("first_name", "last_name", "email", "country", "segment"),
-)
+def entity_of(settings: LakehouseSettings, table: str) -> SilverEntity:
+    """The entity of one Silver table."""
+    for entity in load_entities(settings):
+        if entity.table == table:
+            return entity
+    raise ConfigError(f"no source feeds Silver table '{table}': declare it under a source in {sources_path(settings)}")
 
-ORDERS = SilverEntity(
-    table="orders",
-    source="warehouse_orders",
-    keys=("order_id",),
-    renamed=_same(
-        "order_id", "customer_id", "ordered_at", "status", "currency", "amount", "quantity", "channel", "ship_city", "updated_at"
-    ),
-    derived={"order_date": lambda: F.to_date("ordered_at")},
-    date_column="order_date",
-    fx_date_column="order_date",
-)
 
-CRM_CONTACTS = SilverEntity(
-    table="crm_contacts",
-    source="crm_contacts",
-    keys=("contact_id",),
-    renamed=_same("contact_id", "first_name", "last_name", "email", "company", "country", "created_at", "updated_at"),
-)
-
-CRM_DEALS = SilverEntity(
-    table="crm_deals",
-    source="crm_deals",
-    keys=("deal_id",),
-    renamed=_same("deal_id", "contact_id", "deal_name", "stage", "currency", "amount", "created_at", "updated_at", "closed_at"),
-    # A deal has no business date of its own: its amount is valued as of its last update.
-    derived={"fx_date": lambda: F.to_date("updated_at")},
-    fx_date_column="fx_date",
-)
-
-SESSIONS = SilverEntity(
-    table="sessions",
-    source="web_sessions",
-    keys=("session_id",),
-    renamed=_same("session_id", "customer_id", "started_at", "ended_at", "pages", "device", "channel"),
-    derived={"session_date": lambda: F.to_date("started_at")},
-    version_column="started_at",
-    date_column="session_date",
-)
-
-EVENTS = SilverEntity(
-    table="events",
-    source="events",
-    keys=("event_id",),
-    renamed={
-        **_same("event_id", "event_type", "event_time", "session_id", "customer_id", "page"),
-        "stream_partition": "partition",
-        "stream_offset": "offset",
-    },
-    derived={"event_date": lambda: F.to_date("event_time")},
-    version_column="stream_offset",
-    date_column="event_date",
-)
-
-FX_RATES = SilverEntity(
-    table="fx_rates",
-    source="fx_rates",
-    keys=("rate_date", "currency"),
-    renamed=_same("rate_date", "currency", "rate_to_usd", "published_at"),
-    version_column="published_at",
-)
-
-# Processing order: referenced tables first (FX before amounts, customers before
-# orders and sessions, sessions before events, contacts before deals).
-ENTITIES: tuple[SilverEntity, ...] = (FX_RATES, CUSTOMERS, CRM_CONTACTS, CRM_DEALS, ORDERS, SESSIONS, EVENTS)
-BY_TABLE = {entity.table: entity for entity in ENTITIES}
+def in_dependency_order(entities: list[SilverEntity], contracts: ContractFile, *, where: str) -> tuple[SilverEntity, ...]:
+    by_table = {entity.table: entity for entity in entities}
+    parents = {}
+    for entity in entities:
+        parents[entity.table] = referenced_tables(entity, contracts.table(entity.table))
+        for parent in parents[entity.table]:
+            if parent not in by_table:
+                raise ConfigError(
+                    f"{where}: Silver table '{entity.table}' reads '{parent}', which no source feeds: declare the source of '{parent}'"
+                )
+    ordered: list[SilverEntity] = []
+    pending = list(entities)
+    while pending:
+        done = {entity.table for entity in ordered}
+        ready = next((entity for entity in pending if set(parents[entity.table]) <= done), None)
+        if ready is None:
+            cycle = ", ".join(entity.table for entity in pending)
+            raise ConfigError(f"{where}: Silver tables {cycle} reference each other in a cycle: break it in their contracts")
+        pending.remove(ready)
+        ordered.append(ready)
+    return tuple(ordered)
 
 
 def referenced_tables(entity: SilverEntity, contract: TableContract) -> tuple[str, ...]:
     """The other Silver tables a batch of `entity` reads: foreign-key parents, FX rates for USD amounts."""
     parents = [fk.references.table for fk in contract.foreign_keys]
     if entity.converts_to_usd:
-        parents.append(FX_RATES.table)
+        parents.append(FX_RATES_TABLE)
     return tuple(dict.fromkeys(parents))

@@ -21,7 +21,7 @@ from catalog.naming import BRONZE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.contracts.contract import SCD2_IS_CURRENT, SCD2_VALID_TO, ContractFile, RunDates, TableContract
 from ingestion.silver import batch as silver_batch
-from ingestion.silver.entities import SilverEntity
+from ingestion.silver.entities import FX_RATES_TABLE, SilverEntity
 from ingestion.silver.publish import SchemaChanged, SilverCommit, publish_batch, release_checkpoint
 
 
@@ -69,7 +69,7 @@ def silver_day(
                 bronze,
                 entity,
                 contract,
-                fx_rates=silver("fx_rates") if entity.converts_to_usd else None,
+                fx_rates=silver(FX_RATES_TABLE) if entity.converts_to_usd else None,
                 referenced_keys=referenced_keys(contract, parents),
                 run_dates=run_dates,
             )

@@ -29,7 +29,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.errors.exceptions.captured import CapturedException
@@ -43,6 +43,9 @@ from catalog.naming import BRONZE, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import LINE_NUMBER, PARSE_ERROR, RAW_LINE, RECORD_HASH, SOURCE_FILE, column
 from ingestion.sources.commit import Extract, bronze_frame
+
+if TYPE_CHECKING:
+    from ingestion.sources.declarations import JdbcSource
 
 DIALECT = "postgres"
 DEFAULT_SCHEMA = "public"
@@ -60,23 +63,6 @@ _OCCURRENCE = "__occurrence"
 _SEEN = "__seen"
 # Numbers in Bronze's text compared as numbers (wide enough for bigint and most numerics).
 _NUMBER = "decimal(38,10)"
-
-
-class Cursor(Protocol):
-    column: str
-    lookback_seconds: int
-
-
-class JdbcSourceLike(Protocol):
-    """What `extract` reads of a `JdbcSource` declaration (`ingestion/sources/declarations.py`)."""
-
-    name: str
-    database: str
-    table: str
-    key: tuple[str, ...]
-    cursor: Cursor
-    partitions: int
-    partition_column: str | None
 
 
 class JdbcSourceError(LakehouseError):
@@ -141,7 +127,7 @@ def _literal_of(value: str, data_type: str) -> exp.Expression:
 
 
 def read_condition(
-    table: SourceTable, source: JdbcSourceLike, position: Mapping[str, Any] | None
+    table: SourceTable, source: JdbcSource, position: Mapping[str, Any] | None
 ) -> exp.Expression | None:
     """Rows after `position` less the lookback: `(cursor, key) > (last_cursor - lookback, last_key)`."""
     if not position:
@@ -162,7 +148,7 @@ def read_condition(
     return exp.GT(this=left, expression=right)
 
 
-def extract_query(table: SourceTable, source: JdbcSourceLike, position: Mapping[str, Any] | None) -> exp.Select:
+def extract_query(table: SourceTable, source: JdbcSource, position: Mapping[str, Any] | None) -> exp.Select:
     """Every column as text under its own name, plus the typed cursor and key to order by (and the partition column)."""
     texts = [_as_text(name, kind).as_(name, quoted=True) for name, kind in table.columns.items()]
     sort_keys = [
@@ -176,7 +162,7 @@ def extract_query(table: SourceTable, source: JdbcSourceLike, position: Mapping[
     return select.where(condition) if condition is not None else select
 
 
-def bounds_query(table: SourceTable, source: JdbcSourceLike, position: Mapping[str, Any] | None) -> exp.Select:
+def bounds_query(table: SourceTable, source: JdbcSource, position: Mapping[str, Any] | None) -> exp.Select:
     """The partition column's range among the rows to read: the parallel read's bounds."""
     assert source.partition_column is not None
     partition = _ident(source.partition_column)
@@ -198,7 +184,7 @@ def lower_cursor_text(position: Mapping[str, Any] | None, cursor_type: str, look
     return (dt.datetime.fromisoformat(last) - dt.timedelta(seconds=lookback_seconds)).isoformat(sep=" ")
 
 
-def validate(table: SourceTable, source: JdbcSourceLike, where: str) -> None:
+def validate(table: SourceTable, source: JdbcSource, where: str) -> None:
     """The declared cursor, key and partition column exist and can do their job."""
     declared = [("cursor", source.cursor.column), *(("key", k) for k in source.key)]
     if source.partition_column and source.partitions > 1:
@@ -255,7 +241,7 @@ def absorb_seen(rows: DataFrame, seen: DataFrame) -> DataFrame:
     return fresh.select(*rows.columns)
 
 
-def position_after(last: Mapping[str, Any], source: JdbcSourceLike) -> dict[str, Any]:
+def position_after(last: Mapping[str, Any], source: JdbcSource) -> dict[str, Any]:
     """The last row read (in (cursor, key) order) as the position: its text values, JSON-able."""
     return {"cursor": last[source.cursor.column], "key": [last[name] for name in source.key]}
 
@@ -266,7 +252,7 @@ def position_after(last: Mapping[str, Any], source: JdbcSourceLike) -> dict[str,
 def extract(
     spark: SparkSession,
     settings: LakehouseSettings,
-    source: JdbcSourceLike,
+    source: JdbcSource,
     position: Mapping[str, Any] | None,
     *,
     batch_id: str,
@@ -315,7 +301,7 @@ def _jdbc(spark: SparkSession, settings: LakehouseSettings, database: str) -> Da
 
 
 def _describe(
-    spark: SparkSession, settings: LakehouseSettings, source: JdbcSourceLike, schema: str, table: str, where: str
+    spark: SparkSession, settings: LakehouseSettings, source: JdbcSource, schema: str, table: str, where: str
 ) -> SourceTable:
     rows = _jdbc(spark, settings, source.database).option("query", columns_query(schema, table)).load().collect()
     if not rows:
@@ -327,7 +313,7 @@ def _describe(
 
 
 def _read(
-    spark: SparkSession, settings: LakehouseSettings, source: JdbcSourceLike, table: SourceTable, position: Mapping[str, Any] | None
+    spark: SparkSession, settings: LakehouseSettings, source: JdbcSource, table: SourceTable, position: Mapping[str, Any] | None
 ) -> DataFrame:
     reader = _jdbc(spark, settings, source.database)
     query = extract_query(table, source, position)
@@ -349,7 +335,7 @@ def _read(
 
 
 def _bronze_slice(
-    spark: SparkSession, settings: LakehouseSettings, source: JdbcSourceLike, lower: str, cursor_type: str
+    spark: SparkSession, settings: LakehouseSettings, source: JdbcSource, lower: str, cursor_type: str
 ) -> DataFrame:
     """`_record_hash` of Bronze's rows from the cursor value `lower` on (a superset of what the read re-covers)."""
     name = TableName(BRONZE, source.name).sql(settings)
@@ -390,7 +376,7 @@ def error_for(sqlstate: str | None, source_name: str, settings: LakehouseSetting
 
 
 def _known_error(
-    exc: Py4JJavaError | CapturedException, settings: LakehouseSettings, source: JdbcSourceLike, where: str
+    exc: Py4JJavaError | CapturedException, settings: LakehouseSettings, source: JdbcSource, where: str
 ) -> JdbcSourceError | None:
     known = error_for(sql_state(exc), source.name, settings, where)
     if known is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
@@ -26,7 +27,7 @@ from ingestion.bronze.columns import PARSE_ERROR
 from ingestion.bronze.contract_checks import check_batch
 from ingestion.bronze.errors import BronzeError
 from ingestion.bronze.job import BronzeBatch
-from ingestion.contracts.contract import BRONZE_CONTRACTS, TableContract, load_contracts
+from ingestion.contracts.contract import TableContract, contracts_path, load_contracts
 from ingestion.sources.commit import Extract, commit_rows, committed_position, position_json
 
 # Each kind's extractor, imported on first use: a file-only run needs none of their clients.
@@ -61,12 +62,38 @@ def ingest_source(
     if not written:
         return BronzeBatch(source.name, day, None, (), (), 0, 0, 0, table)
     unparseable = extract.rows.where(F.col(PARSE_ERROR).isNotNull()).count()
-    contract = contract or load_contracts(BRONZE_CONTRACTS).table(source.name)
+    contract = contract or load_contracts(contracts_path(settings, BRONZE)).table(source.name)
     findings = check_batch(contract, extract.rows.columns, written, unparseable)
     return BronzeBatch(
         source.name, day, batch_id, (extract.unit,), (), written, written, unparseable, table,
         dq_score=findings.dq_score, warnings=findings.warnings,
     )
+
+
+def reads_landing_files(settings: LakehouseSettings, source: PositionedSource) -> bool:
+    """True when Bronze reads `source` from landing files: a file source, or every source with `pipeline.sources: files`."""
+    return settings.pipeline.sources == "files" or source.kind == "file"
+
+
+# The service each positioned kind reads from (catalog/services.py).
+SERVICE_OF_KIND = {"jdbc": "postgres", "kafka": "kafka", "http": "crm-api"}
+
+
+def services_needed(settings: LakehouseSettings, sources: Iterable[PositionedSource]) -> list[str]:
+    """The source servers a run reads from (none with `pipeline.sources: files`), in a stable order."""
+    kinds = {source.kind for source in sources if not reads_landing_files(settings, source)}
+    return [service for kind, service in SERVICE_OF_KIND.items() if kind in kinds]
+
+
+def lineage_origin(settings: LakehouseSettings, source: Any) -> tuple[str, str]:
+    """The source as an OpenLineage dataset (namespace, name), named as the OpenLineage naming spec names them."""
+    if source.kind == "jdbc":
+        return f"postgres://{settings.postgres.host}:{settings.postgres.port}", f"{source.database}.{source.table}"
+    if source.kind == "kafka":
+        return f"kafka://{settings.kafka.host}:{settings.kafka.port}", source.topic
+    if source.kind == "http":
+        return f"http://{settings.crm_api.host}:{settings.crm_api.port}", f"/crm/v3/objects/{source.object_type}"
+    raise BronzeError(f"{source.name}: a {source.kind} source has no server")
 
 
 def batch_id_for(source: str, position: dict[str, Any] | None) -> str:

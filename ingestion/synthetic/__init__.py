@@ -1,6 +1,6 @@
 """Deterministic landing-zone sources with documented, injected problems (see README.md)."""
 
-from ingestion.synthetic.generator import GenerationRequestError, generate_sources, plan_days
+from ingestion.synthetic.generator import GenerationRequestError, deliver_days, generate_sources, plan_days
 from ingestion.synthetic.problem_rates import DEFAULT_PROBLEM_RATES, ProblemRates
 from ingestion.synthetic.report import GenerationReport, SourceDayReport
 from ingestion.synthetic.volumes import VOLUMES_AT_SCALE_1, DailyVolumes
@@ -13,6 +13,7 @@ __all__ = [
     "GenerationRequestError",
     "ProblemRates",
     "SourceDayReport",
+    "deliver_days",
     "generate_sources",
     "plan_days",
 ]

@@ -1,7 +1,7 @@
-"""`generate_sources`: every source, every day, with its problems, to landing files and manifests.
+"""`generate_sources`: every source, every day, with its problems, to landing files (or source servers) and manifests.
 
-`plan_days` is pure and lazy (one day in memory at a time); `generate_sources` is the
-only function here that touches the file system.
+`plan_days` is pure and lazy (one day in memory at a time); `deliver_days` (and
+`generate_sources` over it) is the only function here that touches the file system.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,17 +91,42 @@ def generate_sources(
     seed: int = 42,
     *,
     rates: ProblemRates = DEFAULT_PROBLEM_RATES,
+    feed: Feed | None = None,
 ) -> GenerationReport:
-    """Write landing files and a manifest per day for [start, start + days); return the ground truth.
+    """Deliver [start, start + days) (see `deliver_days`); return the ground truth.
 
     Each run is a world of its own that begins at `start` (ids count from 1), so give
     each run its own directory. Within the day directories written here, files of an
     earlier run are removed; days outside the run are left alone.
     """
+    entries = [entry for planned in deliver_days(out_dir, start, days, scale, seed, rates=rates, feed=feed) for entry in planned.entries]
+    return GenerationReport(start=start, days=days, scale=scale, seed=seed, entries=tuple(entries))
+
+
+# Delivers a day to the sources that live on servers (ingestion/synthetic/feeds); returns their names.
+Feed = Callable[[PlannedDay], Collection[str]]
+
+
+def deliver_days(
+    out_dir: Path,
+    start: dt.date,
+    days: int,
+    scale: float = 1.0,
+    seed: int = 42,
+    *,
+    rates: ProblemRates = DEFAULT_PROBLEM_RATES,
+    feed: Feed | None = None,
+) -> Iterator[PlannedDay]:
+    """Deliver each day as it is pulled: to `feed` for the sources it serves, as landing files
+    for the rest, and its manifest (the ground truth, whatever the medium); yields the day.
+
+    Lazy, so that a caller can run the pipeline between days, as the sources would have
+    delivered them by then.
+    """
     volumes = _checked_volumes(days, scale)
-    entries: list[SourceDayReport] = []
     for planned in _planned_days(start, days, volumes, seed, rates):
-        _replace_landing_files(out_dir, planned.files)
+        fed = set(feed(planned)) if feed is not None else set()
+        _replace_landing_files(out_dir, [f for f in planned.files if f.path.split("/", 1)[0] not in fed])
         manifest = out_dir / manifest_path(planned.day)
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_bytes(
@@ -116,8 +141,7 @@ def generate_sources(
                 entries=planned.entries,
             )
         )
-        entries.extend(planned.entries)
-    return GenerationReport(start=start, days=days, scale=scale, seed=seed, entries=tuple(entries))
+        yield planned
 
 
 def _replace_landing_files(out_dir: Path, files: Sequence[LandingFile]) -> None:

@@ -59,7 +59,9 @@ def test_spark_conf_uses_the_same_catalog_name_and_uri(settings) -> None:
     assert conf["spark.sql.catalog.lake.uri"] == "http://127.0.0.1:9181"
     assert conf["spark.sql.catalog.lake.cache-enabled"] == "false"
     assert conf["spark.sql.defaultCatalog"] == "lake"
-    assert conf["spark.jars.packages"] == "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.11.0"
+    assert conf["spark.jars.packages"] == (
+        "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.11.0,org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1"
+    )
 
 
 def test_spark_extra_conf_is_applied_last(tmp_path: Path) -> None:

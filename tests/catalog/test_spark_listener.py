@@ -31,12 +31,13 @@ import pytest
 from catalog import services
 from catalog.artifacts import OPENLINEAGE_SPARK_VERSION
 from catalog.settings import LakehouseSettings, load_settings
-from ingestion.silver.entities import ENTITIES
+from ingestion.silver.entities import load_entities
 from ingestion.synthetic import generate_sources
 from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CATALOG_PORT
 
 pytestmark = pytest.mark.integration
 
+ENTITIES = load_entities(load_settings())
 DAY = dt.date(2026, 5, 1)
 APP = "listener_test"  # the listener names its jobs <app>.<plan node>.<table>
 COMMAND = "listener-test"  # the product's parent job is pipeline.<command>

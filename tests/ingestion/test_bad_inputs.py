@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog.naming import QUARANTINE, SILVER, TableName
-from catalog.settings import LakehouseSettings
+from catalog.settings import LakehouseSettings, load_settings
 from ingestion.bronze import BronzeError, ingest_landing_day, ingested_files
 from ingestion.bronze.landing import RefusedFile
 from ingestion.bronze.source_formats import LandingFormat, landing_format
@@ -94,7 +94,7 @@ class Case:
         lines = content.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        has_header = landing_format(self.source) is LandingFormat.CSV and lines
+        has_header = landing_format(load_settings(), self.source) is LandingFormat.CSV and lines
         return len(lines) - 1 if has_header else len(lines)
 
 
@@ -242,7 +242,7 @@ def _cases(kind: str) -> list:
 def test_an_ingested_file_has_the_expected_outcome_for_each_line(corpus: CorpusRun, case: Case) -> None:
     outcome = corpus.outcomes[case.id]
     assert (outcome.ingested, outcome.recorded, outcome.refused) == (True, True, None)
-    first_data_line = 2 if landing_format(case.source) is LandingFormat.CSV else 1
+    first_data_line = 2 if landing_format(load_settings(), case.source) is LandingFormat.CSV else 1
     found = [outcome.lines.get(line, "lost") for line in range(first_data_line, first_data_line + case.data_lines())]
     assert len(outcome.lines) == len(found), f"rows beyond the file's lines: {sorted(outcome.lines)}"
     for number, (got, expected) in enumerate(zip(found, case.expect["lines"], strict=True), start=first_data_line):
@@ -314,7 +314,7 @@ def test_silver_reads_drifted_columns_whatever_their_name(spark) -> None:
     Bronze, must not fail the batch with INVALID_ATTRIBUTE_NAME_SYNTAX."""
     from ingestion.contracts.contract import load_contracts
     from ingestion.silver.batch import cast_to_contract
-    from ingestion.silver.entities import BY_TABLE
+    from ingestion.silver.entities import entity_of
 
     contract = load_contracts().table("crm_contacts")
     values = {
@@ -328,6 +328,6 @@ def test_silver_reads_drifted_columns_whatever_their_name(spark) -> None:
     )
     bronze = spark.createDataFrame([tuple(values.values())], schema)
 
-    (typed,) = cast_to_contract(bronze, BY_TABLE["crm_contacts"], contract).collect()
+    (typed,) = cast_to_contract(bronze, entity_of(load_settings(), "crm_contacts"), contract).collect()
 
     assert (typed["contact_id"], typed["a.b"], typed["`x`"], typed["order_id;customer_id"]) == ("ct_1", "1", "2", "3")

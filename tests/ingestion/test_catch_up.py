@@ -16,14 +16,16 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from catalog.naming import SILVER, TableName
-from catalog.settings import LakehouseSettings
+from catalog.settings import LakehouseSettings, load_settings
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
 from ingestion.silver import fx, scd2
-from ingestion.silver.entities import ENTITIES
+from ingestion.silver.entities import load_entities
 from ingestion.synthetic.report import LateKind
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 from tests.scenario import DAYS, START, Scenario
+
+ENTITIES = load_entities(load_settings())
 
 pytestmark = pytest.mark.integration
 

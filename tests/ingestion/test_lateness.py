@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 import typer
 
+from catalog.settings import load_settings
 from ingestion.lateness import (
-    BUSINESS_TIME_COLUMNS,
     Gap,
     LatenessProfile,
     arrivals,
@@ -17,8 +17,11 @@ from ingestion.lateness import (
     profile,
     skipped_days,
 )
-from ingestion.silver.entities import ENTITIES, EVENTS, ORDERS
+from ingestion.silver.entities import load_entities
 from lakehouse.cli import app
+
+ENTITIES = load_entities(load_settings())
+ORDERS, EVENTS = ({entity.table: entity for entity in ENTITIES}[table] for table in ("orders", "events"))
 
 D = lambda day: dt.date(2026, 3, day)  # noqa: E731
 
@@ -111,11 +114,9 @@ def test_warning_threshold_is_strictly_exceeded() -> None:
 
 
 def test_every_windowed_entity_has_a_business_time_column() -> None:
-    windowed = {entity.table for entity in ENTITIES if entity.date_column is not None}
-    assert windowed <= BUSINESS_TIME_COLUMNS.keys()
     for entity in ENTITIES:
-        if entity.table in BUSINESS_TIME_COLUMNS:
-            assert BUSINESS_TIME_COLUMNS[entity.table] in entity.renamed, entity.table
+        if entity.date_column is not None:
+            assert entity.business_time_column is not None, entity.table
 
 
 def test_skipped_days_are_grouped_into_ranges_within_the_attempted_span() -> None:

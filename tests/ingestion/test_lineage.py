@@ -15,13 +15,15 @@ from collections.abc import Iterator
 import pytest
 
 from catalog.lineage import run_uuid
-from catalog.settings import LakehouseSettings
+from catalog.settings import LakehouseSettings, load_settings
 from ingestion.bronze.errors import BronzeError
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
-from ingestion.silver.entities import ENTITIES
+from ingestion.silver.entities import load_entities
 from ingestion.synthetic import generate_sources
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
+
+ENTITIES = load_entities(load_settings())
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from catalog.naming import SILVER, TableName
 from ingestion.contracts.contract import load_contracts
 from ingestion.pipeline import run_day
 from ingestion.silver.batch import PreparedBatch
-from ingestion.silver.entities import ORDERS
+from ingestion.silver.entities import entity_of, load_entities
 from ingestion.silver.publish import ContractViolation, publish_batch
 from ingestion.synthetic.report import LateKind
 from tests.scenario import DAYS, START, Scenario
@@ -122,7 +122,7 @@ def test_seeded_duplicate_primary_key_leaves_main_unchanged(scenario, stack, spa
     customers = spark.table(TableName(SILVER, "customers").sql(stack))
     with pytest.raises(ContractViolation) as violation:
         publish_batch(
-            spark, stack, ORDERS, load_contracts().table("orders"), seeded,
+            spark, stack, entity_of(stack, "orders"), load_contracts().table("orders"), seeded,
             run_date=START + dt.timedelta(days=DAYS - 1), rows_read=2, referenced={"customers": customers},
         )
     message = str(violation.value)
@@ -137,7 +137,6 @@ def test_every_scenario_job_is_a_start_and_complete_pair_in_the_lineage_file(sce
     import json
 
     from catalog.lineage import run_uuid
-    from ingestion.silver.entities import ENTITIES
 
     parent = run_uuid(scenario.run_id)
     events = [json.loads(line) for line in stack.lineage.file.read_text().splitlines()]
@@ -145,6 +144,6 @@ def test_every_scenario_job_is_a_start_and_complete_pair_in_the_lineage_file(sce
     states: dict[str, list[str]] = {}
     for event in children:
         states.setdefault(event["run"]["runId"], []).append(event["eventType"])
-    assert len(states) == DAYS * 2 * len(ENTITIES), "one run per Bronze source and Silver table and day"
+    assert len(states) == DAYS * 2 * len(load_entities(stack)), "one run per Bronze source and Silver table and day"
     assert all(run == ["START", "COMPLETE"] for run in states.values())
     assert all(e["inputs"] and e["outputs"] for e in children if e["eventType"] == "COMPLETE")

@@ -14,6 +14,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from typer.testing import CliRunner
 
 from catalog.errors import ConfigError
+from catalog.naming import SILVER
 from catalog.settings import LakehouseSettings
 from ingestion.contracts.contract import SILVER_CONTRACTS, RunDates, load_contracts
 from lakehouse import validate
@@ -93,7 +94,7 @@ def _write(catalog: Catalog, name: str, schema: pa.Schema, rows: list[dict]) -> 
 
 @pytest.fixture
 def contracts_for_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(validate.CONTRACT_FILES, NAMESPACE, SILVER_CONTRACTS)
+    monkeypatch.setitem(validate.CONTRACT_LAYERS, NAMESPACE, SILVER)
 
 
 # --- no services: PyIceberg's SQL catalog on SQLite ---------------------------------------

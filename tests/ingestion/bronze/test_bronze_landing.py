@@ -12,10 +12,17 @@ import pytest
 
 from ingestion.bronze import landing
 from ingestion.bronze.errors import BronzeError
+from catalog.settings import load_settings
 from ingestion.bronze.landing import LandingFile, RefusedFile, batch_id, days_label, landing_days, list_day, read_first_line
 from ingestion.bronze.source_formats import LandingFormat, landing_format, source_delivery
 
 DAY = dt.date(2026, 1, 1)
+# The packaged sources file.
+SETTINGS = load_settings()
+
+
+def listed(landing_dir: Path, source: str) -> landing.DayListing:
+    return list_day(landing_dir, source, DAY, source_delivery(SETTINGS, source).pattern)
 
 
 def test_day_files_are_hashed_and_their_lines_counted(tmp_path):
@@ -26,7 +33,7 @@ def test_day_files_are_hashed_and_their_lines_counted(tmp_path):
     (day_dir / ".orders.csv.crc").write_bytes(b"x")
     (day_dir / "_SUCCESS").write_bytes(b"")
 
-    listing = list_day(tmp_path, "warehouse_orders", DAY)
+    listing = listed(tmp_path, "warehouse_orders")
     files = listing.files
 
     assert [(f.path.name, f.lines, f.size, f.sha256) for f in files] == [
@@ -41,12 +48,12 @@ def test_day_files_are_hashed_and_their_lines_counted(tmp_path):
 
 def test_a_day_that_was_not_delivered_is_an_error_naming_the_directory(tmp_path):
     with pytest.raises(BronzeError, match=r"no delivery of events for 2026-01-01: .*events/2026-01-01 does not exist"):
-        list_day(tmp_path, "events", DAY)
+        listed(tmp_path, "events")
 
 
 def test_unknown_sources_are_refused():
     with pytest.raises(BronzeError, match=r"unknown source '\.\./x': use one of crm_contacts, crm_deals, events"):
-        landing_format("../x")
+        landing_format(SETTINGS, "../x")
 
 
 def test_batch_id_depends_on_the_files_and_their_content_not_on_their_order(tmp_path):
@@ -80,7 +87,7 @@ def day_dir(root: Path, source: str = "warehouse_orders") -> Path:
 
 
 def refusals(root: Path, source: str = "warehouse_orders") -> dict[str, str]:
-    return {entry.path.name: entry.reason for entry in list_day(root / "landing", source, DAY).refused}
+    return {entry.path.name: entry.reason for entry in listed(root / "landing", source).refused}
 
 
 def test_symlinks_are_refused_never_followed(tmp_path):
@@ -93,7 +100,7 @@ def test_symlinks_are_refused_never_followed(tmp_path):
     (directory / "etc.csv").symlink_to(tmp_path)  # to a directory
     (directory / "dangling.csv").symlink_to(tmp_path / "nowhere")
 
-    listing = list_day(tmp_path / "landing", "warehouse_orders", DAY)
+    listing = listed(tmp_path / "landing", "warehouse_orders")
 
     assert [f.path.name for f in listing.files] == ["orders.csv"]
     assert {entry.path.name: entry.reason for entry in listing.refused} == {
@@ -127,7 +134,7 @@ def test_only_names_matching_the_source_pattern_are_deliveries(tmp_path):
     for name in ("dump.jsonl", "dump.json", "notes.csv"):
         (events / name).write_bytes(b"{}\n")
 
-    assert [f.path.name for f in list_day(tmp_path / "landing", "warehouse_orders", DAY).files] == ["orders.csv"]
+    assert [f.path.name for f in listed(tmp_path / "landing", "warehouse_orders").files] == ["orders.csv"]
     assert refusals(tmp_path) == {
         "ORDERS.CSV": "does not match the delivery pattern *.csv",
         "README.txt": "does not match the delivery pattern *.csv",
@@ -141,7 +148,7 @@ def test_only_names_matching_the_source_pattern_are_deliveries(tmp_path):
 
 
 def test_every_source_declares_its_pattern_next_to_its_format():
-    patterns = {source: source_delivery(source).pattern for source in ("warehouse_orders", "fx_rates", "events", "crm_deals")}
+    patterns = {source: source_delivery(SETTINGS, source).pattern for source in ("warehouse_orders", "fx_rates", "events", "crm_deals")}
     assert patterns == {"warehouse_orders": "*.csv", "fx_rates": "*.csv", "events": "*.jsonl", "crm_deals": "*.jsonl"}
 
 
@@ -161,7 +168,7 @@ def test_a_symlinked_source_or_day_directory_is_an_error(tmp_path, linked):
         link.symlink_to(elsewhere)
 
     with pytest.raises(BronzeError, match=rf"^{link} is a symlink \(-> .*elsewhere.*\): directories of the landing dir are never followed"):
-        list_day(tmp_path / "landing", "warehouse_orders", DAY)
+        listed(tmp_path / "landing", "warehouse_orders")
 
 
 def test_a_file_swapped_for_a_symlink_or_a_fifo_after_the_listing_is_still_refused(tmp_path, monkeypatch):

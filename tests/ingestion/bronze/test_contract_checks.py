@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.settings import load_settings
 from ingestion.bronze.columns import METADATA_SCHEMA
 from ingestion.bronze.contract_checks import check_batch
 from ingestion.contracts.contract import BRONZE_CONTRACTS, load_contracts
-from ingestion.silver.entities import ENTITIES
+from ingestion.silver.entities import load_entities
+
+ENTITIES = load_entities(load_settings())
 
 BRONZE = load_contracts(BRONZE_CONTRACTS)
 ORDERS = BRONZE.table("warehouse_orders")

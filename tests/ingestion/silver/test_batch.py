@@ -7,9 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from catalog.settings import load_settings
 from ingestion.contracts.contract import RunDates, load_contracts
 from ingestion.silver.batch import prepare_batch, prepare_scd2_batch, same_version_conflicts
-from ingestion.silver.entities import CUSTOMERS, ORDERS
+from ingestion.silver.entities import entity_of
+
+CUSTOMERS = entity_of(load_settings(), "customers")
+ORDERS = entity_of(load_settings(), "orders")
 
 ORDER_COLUMNS = (
     "order_id", "customer_id", "ordered_at", "status", "currency", "amount", "quantity", "channel", "ship_city", "updated_at",

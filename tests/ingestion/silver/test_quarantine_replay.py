@@ -8,9 +8,12 @@ import pytest
 from pyspark.sql import functions as F
 
 from catalog.naming import QUARANTINE
+from catalog.settings import load_settings
 from ingestion.contracts.contract import load_contracts
-from ingestion.silver.entities import ENTITIES
+from ingestion.silver.entities import load_entities
 from ingestion.silver.publish import ensure_tables, write_quarantine
+
+ENTITIES = load_entities(load_settings())
 
 pytestmark = pytest.mark.integration
 

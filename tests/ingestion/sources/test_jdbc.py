@@ -32,6 +32,7 @@ from ingestion.silver.batch import cast_to_contract
 from ingestion.silver.entities import ORDERS, SESSIONS
 from ingestion.sources import jdbc
 from ingestion.sources.commit import bronze_frame, commit_rows, committed_position
+from ingestion.sources.declarations import Cursor, JdbcSource, load_sources
 from ingestion.sources.job import batch_id_for
 from ingestion.synthetic.delivery_problems import DeliveredRow, Origin
 from ingestion.synthetic.feeds import postgres as feed
@@ -55,36 +56,21 @@ AT = dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.UTC)
 CATALOG = "jdbccat"
 
 
-@dataclass(frozen=True)
-class Cursor:
-    column: str
-    lookback_seconds: int = 0
+def _jdbc_source(name: str, database: str, table: str, key: tuple[str, ...], cursor: str, lookback: int = 0, **more) -> JdbcSource:
+    return JdbcSource(
+        name=name, database=database, table=table, key=key, cursor=Cursor(column=cursor, lookback_seconds=lookback),
+        format="csv", pattern="*.csv", **more,
+    )
 
 
-@dataclass(frozen=True)
-class JdbcSource:
-    """The fields of `ingestion/sources/declarations.py`'s JdbcSource that `extract` reads."""
-
-    name: str
-    database: str
-    table: str
-    key: tuple[str, ...]
-    cursor: Cursor
-    partitions: int = 1
-    partition_column: str | None = None
-    kind: str = "jdbc"
+def _declared(settings: LakehouseSettings, name: str) -> JdbcSource:
+    """The packaged declaration (its table must be the one the feeder writes), with this test's lookback."""
+    source = load_sources(settings)[name]
+    assert isinstance(source, JdbcSource)
+    return source.model_copy(update={"cursor": source.cursor.model_copy(update={"lookback_seconds": LOOKBACK_SECONDS})})
 
 
-SOURCES = {
-    "warehouse_orders": JdbcSource(
-        "warehouse_orders", "warehouse", "public.orders", ("order_id",), Cursor("updated_at", LOOKBACK_SECONDS),
-        partitions=2, partition_column="order_id",
-    ),
-    "warehouse_customers": JdbcSource(
-        "warehouse_customers", "warehouse", "customer_changes", ("customer_id",), Cursor("updated_at", LOOKBACK_SECONDS)
-    ),
-    "web_sessions": JdbcSource("web_sessions", "behaviour", "sessions", ("session_id",), Cursor("started_at", LOOKBACK_SECONDS)),
-}
+JDBC_SOURCES = ("warehouse_orders", "warehouse_customers", "web_sessions")
 
 
 # --- Pure parts --------------------------------------------------------------
@@ -95,7 +81,7 @@ ORDERS_TABLE = jdbc.SourceTable(
 
 
 def test_the_query_renders_every_column_as_text_and_reads_after_the_position_less_the_lookback() -> None:
-    source = JdbcSource("o", "warehouse", "orders", ("order_id",), Cursor("updated_at", 60))
+    source = _jdbc_source("o", "warehouse", "public.orders", ("order_id",), "updated_at", 60)
     query = jdbc.extract_query(ORDERS_TABLE, source, {"cursor": "2026-01-01 10:00:00", "key": ["7"]}).sql(dialect="postgres")
     assert 'CAST("amount" AS TEXT) AS "amount"' in query
     assert (
@@ -107,13 +93,17 @@ def test_the_query_renders_every_column_as_text_and_reads_after_the_position_les
 
 def test_names_from_the_declaration_are_quoted_not_spliced() -> None:
     table = jdbc.SourceTable("public", 'or"ders', {'id"; DROP TABLE x; --': "bigint", "ts": "date"})
-    source = JdbcSource("o", "warehouse", 'or"ders', ('id"; DROP TABLE x; --',), Cursor("ts"))
+    # The declarations refuse such names; the query must not depend on that.
+    source = JdbcSource.model_construct(
+        name="o", database="warehouse", table='or"ders', key=('id"; DROP TABLE x; --',),
+        cursor=Cursor(column="ts"), partitions=1, partition_column=None,
+    )
     query = jdbc.extract_query(table, source, {"cursor": "2026-01-01", "key": ["1"]}).sql(dialect="postgres")
     assert '"or""ders"' in query and '"id""; DROP TABLE x; --"' in query
 
 
 def test_a_position_without_a_whole_key_rereads_its_cursor_value() -> None:
-    source = JdbcSource("o", "warehouse", "orders", ("order_id",), Cursor("updated_at"))
+    source = _jdbc_source("o", "warehouse", "public.orders", ("order_id",), "updated_at")
     condition = jdbc.read_condition(ORDERS_TABLE, source, {"cursor": "2026-01-01 10:00:00", "key": [None]})
     assert condition is not None
     assert condition.sql(dialect="postgres") == "\"updated_at\" >= CAST('2026-01-01 10:00:00' AS TIMESTAMP)"
@@ -129,14 +119,14 @@ def test_the_bronze_slice_starts_where_the_read_starts() -> None:
 
 
 def test_a_missing_declared_column_or_an_unordered_cursor_is_one_line() -> None:
-    source = JdbcSource("o", "warehouse", "orders", ("id",), Cursor("updated_at"))
+    source = _jdbc_source("o", "warehouse", "public.orders", ("id",), "updated_at")
     with pytest.raises(jdbc.JdbcSourceError, match=r"^o: warehouse.public.orders has no column 'id' \(its key\): fix key"):
         jdbc.validate(ORDERS_TABLE, source, "warehouse.public.orders")
-    numeric_cursor = JdbcSource("o", "warehouse", "orders", ("order_id",), Cursor("amount"))
+    numeric_cursor = _jdbc_source("o", "warehouse", "public.orders", ("order_id",), "amount")
     jdbc.validate(ORDERS_TABLE, numeric_cursor, "w")  # a number orders changes
     table = jdbc.SourceTable("public", "t", {"order_id": "bigint", "note": "text"})
     with pytest.raises(jdbc.JdbcSourceError, match="is text, which does not order changes"):
-        jdbc.validate(table, JdbcSource("o", "w", "t", ("order_id",), Cursor("note")), "w.public.t")
+        jdbc.validate(table, _jdbc_source("o", "w", "public.t", ("order_id",), "note"), "w.public.t")
 
 
 @pytest.mark.parametrize(
@@ -276,16 +266,16 @@ def fed_days(spark, pg: LakehouseSettings) -> FedDays:
     for planned in plan_days(START, DAYS, SCALE, SEED, RATES):
         for name, load in feed.feed_day(pg, planned).items():
             fed.loads.setdefault(name, []).append(load)
-        for name, source in SOURCES.items():
-            fed.appended[(name, planned.day_index)] = _ingest(spark, pg, source, planned.day)
+        for name in JDBC_SOURCES:
+            fed.appended[(name, planned.day_index)] = _ingest(spark, pg, _declared(pg, name), planned.day)
             fed.bronze_after_day[(name, planned.day_index)] = _bronze_records(spark, pg, name)[1]
-        for name, source in SOURCES.items():
-            fed.replayed[name] = fed.replayed.get(name, 0) + _ingest(spark, pg, source, planned.day)
+        for name in JDBC_SOURCES:
+            fed.replayed[name] = fed.replayed.get(name, 0) + _ingest(spark, pg, _declared(pg, name), planned.day)
     return fed
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("source", sorted(SOURCES))
+@pytest.mark.parametrize("source", JDBC_SOURCES)
 def test_bronze_holds_exactly_the_rows_the_feeder_wrote(spark, pg: LakehouseSettings, fed_days: FedDays, source: str) -> None:
     columns, bronze = _bronze_records(spark, pg, source)
     loads = fed_days.loads[source]
@@ -311,8 +301,8 @@ def test_the_days_carry_every_problem_the_feeder_maps(fed_days: FedDays) -> None
 
 @pytest.mark.integration
 def test_a_replay_adds_nothing(spark, pg: LakehouseSettings, fed_days: FedDays) -> None:
-    assert fed_days.replayed == {name: 0 for name in SOURCES}
-    for name in SOURCES:
+    assert fed_days.replayed == {name: 0 for name in JDBC_SOURCES}
+    for name in JDBC_SOURCES:
         assert committed_position(pg, name) is not None
         lines = _bronze(spark, pg, name).groupBy(SOURCE_FILE, LINE_NUMBER).count().where("count > 1").count()
         assert lines == 0, f"{name}: Bronze's key (_source_file, _line_number) repeats"
@@ -361,7 +351,7 @@ def _bronze_rows(spark, pg: LakehouseSettings, source: str) -> Counter:
 @pytest.mark.integration
 def test_rows_sharing_the_last_cursor_value_are_neither_lost_nor_doubled(spark, pg: LakehouseSettings) -> None:
     _table(pg, "warehouse", "CREATE TABLE ties (id bigint, updated_at timestamp, note text)")
-    source = JdbcSource("ties", "warehouse", "ties", ("id",), Cursor("updated_at", 60))
+    source = _jdbc_source("ties", "warehouse", "ties", ("id",), "updated_at", 60)
     tie = "2026-01-01 12:00:00"
     _insert(pg, [(1, tie, "a"), (2, tie, "b"), (1, tie, "a"), (0, "2026-01-01 11:00:00", "old")])
     assert _ingest(spark, pg, source, START) == 4
@@ -377,7 +367,7 @@ def test_rows_sharing_the_last_cursor_value_are_neither_lost_nor_doubled(spark, 
 @pytest.mark.integration
 def test_a_row_committed_late_inside_the_lookback_arrives_once(spark, pg: LakehouseSettings) -> None:
     _table(pg, "warehouse", "CREATE TABLE late (id bigint, updated_at timestamp, note text)")
-    source = JdbcSource("late", "warehouse", "late", ("id",), Cursor("updated_at", 300))
+    source = _jdbc_source("late", "warehouse", "late", ("id",), "updated_at", 300)
     _insert(pg, [(1, "2026-01-01 10:00:00", "early")], "late")
     with psycopg.connect(**postgres.connection_kwargs(pg, "warehouse")) as slow:
         # Stamped 10:04:00 but not committed until after an extract has read past it.
@@ -394,7 +384,9 @@ def test_a_row_committed_late_inside_the_lookback_arrives_once(spark, pg: Lakeho
 
 
 CRASH_CHILD = """
+import datetime as dt
 import sys
+
 from catalog.settings import load_settings
 from catalog.spark_session import spark_session
 from ingestion.sources import jdbc
@@ -404,11 +396,13 @@ from tests.ingestion.sources.test_jdbc import CRASH_SOURCE
 settings = load_settings()
 spark = spark_session(settings, app_name="jdbc-crash")
 position = committed_position(settings, CRASH_SOURCE.name)
-extract = jdbc.extract(spark, settings, CRASH_SOURCE, position, batch_id="crash", ingested_at=__import__("datetime").datetime.now(), day=__import__("datetime").date(2026, 1, 2))
+extract = jdbc.extract(
+    spark, settings, CRASH_SOURCE, position, batch_id="crash", ingested_at=dt.datetime.now(dt.UTC), day=dt.date(2026, 1, 2)
+)
 print(f"extracted {extract.rows_read}", flush=True)
 sys.stdin.read()  # killed here: after the extract, before commit_rows
 """
-CRASH_SOURCE = JdbcSource("crashing", "warehouse", "crash", ("id",), Cursor("updated_at", 60))
+CRASH_SOURCE = _jdbc_source("crashing", "warehouse", "crash", ("id",), "updated_at", 60)
 
 
 @pytest.mark.integration
@@ -416,7 +410,7 @@ def test_a_crash_between_extract_and_commit_then_a_rerun_gives_the_same_bronze(s
     _table(pg, "warehouse", "CREATE TABLE crash (id bigint, updated_at timestamp, note text)")
     _insert(pg, [(i, f"2026-01-01 0{i}:00:00", f"n{i}") for i in range(1, 4)], "crash")
     # The same table under a second name: the run without a crash, to compare with.
-    clean = JdbcSource("never_crashed", "warehouse", "crash", ("id",), Cursor("updated_at", 60))
+    clean = _jdbc_source("never_crashed", "warehouse", "crash", ("id",), "updated_at", 60)
     assert _ingest(spark, pg, CRASH_SOURCE, START) == _ingest(spark, pg, clean, START) == 3
     position = committed_position(pg, CRASH_SOURCE.name)
     _insert(pg, [(i, f"2026-01-02 0{i}:00:00", f"m{i}") for i in range(1, 6)] + [(1, "2026-01-02 01:00:00", "m1")], "crash")
@@ -454,7 +448,7 @@ def test_a_crash_between_extract_and_commit_then_a_rerun_gives_the_same_bronze(s
 
 @pytest.mark.integration
 def test_faults_are_one_line_naming_the_source_and_the_fix(spark, pg: LakehouseSettings, fed_days: FedDays) -> None:
-    orders = SOURCES["warehouse_orders"]
+    orders = _declared(pg, "warehouse_orders")
 
     def fault(settings: LakehouseSettings, source: JdbcSource = orders) -> str:
         with pytest.raises(jdbc.JdbcSourceError) as error:
@@ -470,9 +464,9 @@ def test_faults_are_one_line_naming_the_source_and_the_fix(spark, pg: LakehouseS
     assert "refused the connection (SQLState 08001): start it with `lakehouse up`" in down
     wrong = fault(with_postgres(password=SecretStr("not-the-password")))
     assert "refused the password of user lakehouse (SQLState 28P01)" in wrong and "not-the-password" not in wrong
-    no_database = fault(pg, JdbcSource("nowhere", "no_such_db", "orders", ("order_id",), Cursor("updated_at")))
+    no_database = fault(pg, _jdbc_source("nowhere", "no_such_db", "public.orders", ("order_id",), "updated_at"))
     assert "(SQLState 3D000)" in no_database
-    missing = fault(pg, JdbcSource("missing", "warehouse", "public.no_such_table", ("id",), Cursor("updated_at")))
+    missing = fault(pg, _jdbc_source("missing", "warehouse", "public.no_such_table", ("id",), "updated_at"))
     assert missing == (
         "missing: table warehouse.public.no_such_table does not exist: feed the source first (the demo does), "
         "or fix database/table in ingestion/sources.yml"
