@@ -29,7 +29,7 @@ from ingestion.bronze.columns import LINE_NUMBER, METADATA_COLUMNS, RECORD_HASH,
 from ingestion.contracts.contract import load_contracts
 from ingestion.contracts.spark_row_checks import failed_checks
 from ingestion.silver.batch import cast_to_contract
-from ingestion.silver.entities import ORDERS, SESSIONS
+from ingestion.silver.entities import entity_of
 from ingestion.sources import jdbc
 from ingestion.sources.commit import bronze_frame, commit_rows, committed_position
 from ingestion.sources.declarations import Cursor, JdbcSource, load_sources
@@ -314,14 +314,14 @@ def test_values_that_do_not_fit_reach_silver_as_strings_and_are_quarantined(spar
     # Silver's own row checks, less amount_usd's: that column comes from the FX step, not from Bronze.
     contract = contracts.table("orders")
     contract = contract.model_copy(update={"columns": [c for c in contract.columns if c.name != "amount_usd"]})
-    orders = cast_to_contract(_bronze(spark, pg, "warehouse_orders"), ORDERS, contract)
+    orders = cast_to_contract(_bronze(spark, pg, "warehouse_orders"), entity_of(pg, "orders"), contract)
     reasons = orders.where(f"order_id >= {SPARE_ORDER_ID_BASE}").select("amount", failed_checks(contract).alias("why"))
     stand_ins = {row.amount: row.why for row in reasons.collect()}
     assert stand_ins and all("amount has more than 2 decimal places" in why for why in stand_ins.values())
     bad_sessions = [
         row.record for load in fed_days.loads["web_sessions"] for row in load.delivered if row.defect == MalformedKind.BAD_TYPE
     ]
-    sessions = cast_to_contract(_bronze(spark, pg, "web_sessions"), SESSIONS, contracts.table("sessions"))
+    sessions = cast_to_contract(_bronze(spark, pg, "web_sessions"), entity_of(pg, "sessions"), contracts.table("sessions"))
     errors = {row.session_id: row._cast_errors for row in sessions.where("_cast_errors <> ''").collect()}
     assert {record["session_id"] for record in bad_sessions} <= errors.keys()
     assert all(errors[record["session_id"]] == "pages is not a valid int" for record in bad_sessions)
