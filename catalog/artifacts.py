@@ -39,6 +39,8 @@ SPARK_KAFKA_PACKAGE = f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_KAFKA_
 # Spark resolves these itself (Ivy, from Maven Central) through spark.jars.packages.
 SPARK_PACKAGES = (
     f"org.apache.iceberg:iceberg-spark-runtime-{SPARK_SCALA_SUFFIX}:{ICEBERG_VERSION}",
+    # Spark's JDBC source reads the PostgreSQL source (ingestion/sources/jdbc.py).
+    f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
     SPARK_KAFKA_PACKAGE,
 )
 # The OpenLineage Spark listener, added to them when lineage.spark_listener is on. 1.54.0

@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, kafka_broker, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, kafka_broker, postgres, trino_auth
 from catalog.errors import ConfigError, ServiceError
 from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
@@ -47,7 +47,7 @@ class Service:
     port: int
     port_setting: str  # the env var that moves it, for error messages
     url: str  # what clients connect to
-    health_url: str
+    health_url: str  # probed over HTTP, unless `probe` is set (then only named in messages)
     is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
     java_home: Path | None  # None: not a JVM
     java: JavaRange | None  # the Java versions it runs on
@@ -70,6 +70,10 @@ class Service:
     probe: Callable[[], bool] | None = None
     # Run before each start (the first one initialises the service's data); must be idempotent.
     prepare: Callable[[], None] | None = None
+    # Checked before anything starts, like the Java version: raises a one-line error.
+    preflight: Callable[[], None] | None = None
+    # What `down` sends the process group first.
+    stop_signal: signal.Signals = signal.SIGTERM
 
 
 @dataclass(frozen=True)
@@ -244,11 +248,40 @@ def _crm_api(settings: LakehouseSettings) -> Service:
     )
 
 
+def _postgres(settings: LakehouseSettings) -> Service:
+    pg = settings.postgres
+    address = f"postgresql://{pg.host}:{pg.port}"
+    return Service(
+        name="postgres",
+        host=pg.host,
+        port=pg.port,
+        port_setting="LAKEHOUSE_POSTGRES__PORT",
+        url=address,
+        health_url=address,
+        is_healthy=lambda body: False,  # unused: `probe` asks the server itself
+        probe=lambda: postgres.is_ready(settings),
+        java_home=None,
+        java=None,
+        java_setting="",
+        cache_folder=None,
+        fetch=None,  # Debian's package: nothing to download
+        command=lambda _: postgres.server_command(settings, postgres.bin_dir(settings)),
+        env={},
+        log_file=settings.run_dir / "postgres.log",
+        record_file=settings.run_dir / "postgres.json",
+        prepare=lambda: postgres.prepare(settings),
+        preflight=lambda: postgres.bin_dir(settings),
+        # SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every client to leave.
+        stop_signal=signal.SIGINT,
+    )
+
+
 # Start order: Trino's Iceberg catalog needs the REST catalog.
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "rest-catalog": _rest_catalog,
     "trino": _trino,
     "crm-api": _crm_api,
+    "postgres": _postgres,
     "kafka": _kafka,
 }
 
@@ -353,7 +386,7 @@ def down(settings: LakehouseSettings, report: Report = lambda _: None) -> list[s
             recording = jvm_aot.recording(_recorded_command(service))
             if recording is None:
                 report(f"stopping {service.name} (pid {process.pid})")
-                _stop(process)
+                _stop(process, signal_first=service.stop_signal)
             else:
                 report(f"stopping {service.name} (pid {process.pid}); it writes its AOT cache first (once, 30-60 s)")
                 if _stop(process, AOT_CACHE_WRITE_TIMEOUT_SECONDS):
@@ -448,12 +481,14 @@ def _recorded_process(service: Service) -> psutil.Process | None:
         return None
 
 
-def _stop(process: psutil.Process, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
-    """SIGTERM the service's process group; True if it exited within `timeout`, False if it was killed."""
+def _stop(
+    process: psutil.Process, timeout: float = STOP_TIMEOUT_SECONDS, *, signal_first: signal.Signals = signal.SIGTERM
+) -> bool:
+    """Signal the service's process group; True if it exited within `timeout`, False if it was killed."""
     try:
         group = os.getpgid(process.pid)
         members = [process, *process.children(recursive=True)]
-        os.killpg(group, signal.SIGTERM)
+        os.killpg(group, signal_first)
         _, alive = psutil.wait_procs(members, timeout=timeout)
         if not alive:
             return True
@@ -544,6 +579,8 @@ def _log_tail(path: Path) -> str:
 # --- Preflight ---------------------------------------------------------------
 
 def _check_java(service: Service) -> None:
+    if service.preflight is not None:
+        service.preflight()
     if service.java_home is None or service.java is None:
         return
     require_java(service.java_home, service.java, who=service.name, setting=service.java_setting)

@@ -215,6 +215,21 @@ class LineageSettings(_Section):
         return self
 
 
+class PostgresSettings(_Section):
+    """A local PostgreSQL server: the JDBC source, standing in for Snowflake or Redshift (`catalog/postgres.py`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=5433, ge=1, le=65535)
+    user: str = Field(default="lakehouse", pattern=r"^[a-z_][a-z0-9_]*$")
+    # Set by LAKEHOUSE_POSTGRES__PASSWORD only (the YAML file is refused); unset, `up`
+    # generates one into <home>/secrets/postgres/password (0600).
+    password: SecretStr | None = None
+    # The cluster's folder; defaults to <home>/data/postgres.
+    data_dir: Path | None = None
+    # The server's binaries; defaults to the newest /usr/lib/postgresql/*/bin (Debian's layout).
+    bin_dir: Path | None = None
+
+
 class CrmApiSettings(_Section):
     """The synthetic HubSpot-shaped CRM API (`ingestion/synthetic/crm_api`), and how the connector calls it."""
 
@@ -272,6 +287,7 @@ class LakehouseSettings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     gold: GoldSettings = Field(default_factory=GoldSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     crm_api: CrmApiSettings = Field(default_factory=CrmApiSettings)
 
     @classmethod
@@ -286,7 +302,7 @@ class LakehouseSettings(BaseSettings):
         yaml_file = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if yaml_file is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+            sources.append(_YamlWithoutSecrets(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
 
     @model_validator(mode="after")
@@ -329,6 +345,20 @@ class LakehouseSettings(BaseSettings):
     def warehouse_uri(self) -> str:
         assert self.warehouse_dir is not None
         return self.warehouse_dir.as_uri()
+
+
+class _YamlWithoutSecrets(YamlConfigSettingsSource):
+    """The YAML file, refusing the PostgreSQL password: a settings file gets copied and committed."""
+
+    def __call__(self) -> dict[str, object]:
+        data = super().__call__()
+        postgres = data.get("postgres")
+        if isinstance(postgres, dict) and "password" in postgres:
+            raise ConfigError(
+                "postgres.password must not be in the YAML file: remove it and set LAKEHOUSE_POSTGRES__PASSWORD, "
+                "or leave it unset and `lakehouse up` generates one"
+            )
+        return data
 
 
 def config_file() -> Path | None:

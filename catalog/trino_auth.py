@@ -26,11 +26,12 @@ import ipaddress
 import os
 import secrets
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.errors import ConfigError, ServiceError
+from catalog.secret_files import create_once as _create_once
+from catalog.secret_files import write_private as _write_private
 from catalog.settings import LakehouseSettings
 
 # The user `up` probes readiness as (a scan of information_schema, nothing else).
@@ -201,25 +202,3 @@ def _keytool(argv: list[str], keystore_key: str) -> None:
             details=(result.stdout + result.stderr).strip(),
         )
 
-
-# --- Files -------------------------------------------------------------------
-
-
-def _create_once(path: Path, make: Callable[[], str]) -> str:
-    """The file's content, creating it (mode 0600 from the first byte) if it does not exist."""
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        content = make()
-        _write_private(path, content)
-        return content
-
-
-def _write_private(path: Path, content: str) -> None:
-    """Write via a 0600 temporary file and a rename, so no reader sees a partial or open file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
-    os.replace(tmp, path)

@@ -29,6 +29,7 @@ SHARED_CACHE = Path(os.environ.get("LAKEHOUSE_TEST_CACHE_DIR", REPO_ROOT / ".lak
 _PORT_OFFSET = int(os.environ.get("LAKEHOUSE_TEST_PORT_OFFSET", "0"))
 TEST_CATALOG_PORT = 18181 + _PORT_OFFSET
 TEST_TRINO_PORT = 18080 + _PORT_OFFSET
+TEST_POSTGRES_PORT = 18433 + _PORT_OFFSET
 TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
 TEST_KAFKA_PORT = 19092 + _PORT_OFFSET
 TEST_KAFKA_CONTROLLER_PORT = 19093 + _PORT_OFFSET
@@ -67,6 +68,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings
         cache_dir=SHARED_CACHE,
         catalog={"port": TEST_CATALOG_PORT},
         trino={"port": TEST_TRINO_PORT, "heap_gb": 3},
+        postgres={"port": TEST_POSTGRES_PORT},
         crm_api={"port": TEST_CRM_API_PORT},
         kafka={"port": TEST_KAFKA_PORT, "controller_port": TEST_KAFKA_CONTROLLER_PORT},
         spark={"driver_memory": "4g", "shuffle_partitions": 2},

@@ -20,11 +20,12 @@ from catalog.errors import ConfigError
 from catalog.settings import LakehouseSettings, load_settings
 from catalog.trino_connection import trino_connection
 from lakehouse.gold import build_gold
-from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT, TEST_TRINO_PORT
+from tests.conftest import SHARED_CACHE, TEST_CATALOG_PORT, TEST_POSTGRES_PORT, TEST_TRINO_PORT
 
 CATALOG_PORT = TEST_CATALOG_PORT + 200
 HTTP_PORT = TEST_TRINO_PORT + 200
 HTTPS_PORT = TEST_TRINO_PORT + 363  # 18443 without an offset
+POSTGRES_PORT = TEST_POSTGRES_PORT + 200
 
 
 def _snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -38,6 +39,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakehouseSetti
         cache_dir=SHARED_CACHE,
         catalog={"port": CATALOG_PORT},
         trino={"port": HTTP_PORT, "https_port": HTTPS_PORT, "heap_gb": 2, "password_auth": True},
+        postgres={"port": POSTGRES_PORT},
     )
     try:
         services.up(settings)

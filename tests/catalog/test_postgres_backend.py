@@ -63,6 +63,7 @@ def test_rest_catalog_on_postgres_serves_pyiceberg_and_trino(postgres: str, tmp_
         cache_dir=SHARED_CACHE,
         catalog={"backend": "postgresql", "postgres_url": postgres, "port": 28481},
         trino={"port": 28480, "heap_gb": 2},
+        postgres={"port": 28482},
     )
     try:
         services.up(settings)

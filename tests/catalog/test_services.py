@@ -42,11 +42,13 @@ def _processes_under(home: Path) -> list[psutil.Process]:
 def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
     settings = load_settings(
         home=tmp_path / "home", cache_dir=SHARED_CACHE, catalog={"port": 28181}, trino={"port": 28080, "heap_gb": 2},
-        crm_api={"port": 28099}, kafka={"port": 28192, "controller_port": 28193},
+        crm_api={"port": 28099}, postgres={"port": 28433}, kafka={"port": 28192, "controller_port": 28193},
     )
     try:
         first = services.up(settings)
-        assert [s.state for s in services.status(settings)] == ["running", "running", "running", "running"]
+        assert [(s.name, s.state) for s in services.status(settings)] == [
+            ("rest-catalog", "running"), ("trino", "running"), ("crm-api", "running"), ("postgres", "running"), ("kafka", "running")
+        ]
 
         started = time.monotonic()
         second = services.up(settings)
@@ -55,22 +57,22 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
     finally:
         stopped = services.down(settings)
 
-    assert stopped == ["kafka", "crm-api", "trino", "rest-catalog"]
+    assert stopped == ["kafka", "postgres", "crm-api", "trino", "rest-catalog"]
     assert not any(psutil.pid_exists(s.pid) and psutil.Process(s.pid).status() != psutil.STATUS_ZOMBIE for s in first)
     assert _processes_under(settings.home) == []
-    assert [s.state for s in services.status(settings)] == ["stopped", "stopped", "stopped", "stopped"]
+    assert [s.state for s in services.status(settings)] == ["stopped"] * 5
     assert services.down(settings) == []  # nothing left to stop
 
 
 def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28581}, trino={"port": 28580})
-    with pytest.raises(ValueError, match="unknown service spark: choose from rest-catalog, trino, crm-api, kafka"):
+    with pytest.raises(ValueError, match="unknown service spark: choose from rest-catalog, trino, crm-api, postgres, kafka"):
         services.up(settings, only=["spark"])
     try:
         started = services.up(settings, only=["rest-catalog"])
         assert [s.name for s in started] == ["rest-catalog"]
         assert [(s.name, s.state) for s in services.status(settings)] == [
-            ("rest-catalog", "running"), ("trino", "stopped"), ("crm-api", "stopped"), ("kafka", "stopped")
+            ("rest-catalog", "running"), ("trino", "stopped"), ("crm-api", "stopped"), ("postgres", "stopped"), ("kafka", "stopped")
         ]
     finally:
         stopped = services.down(settings)
@@ -82,7 +84,7 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
     lowest CPU priority, and is waited for later."""
     settings = load_settings(
         home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28681}, trino={"port": 28680, "heap_gb": 2},
-        crm_api={"port": 28699}, kafka={"port": 28692, "controller_port": 28693},
+        crm_api={"port": 28699}, postgres={"port": 28633}, kafka={"port": 28692, "controller_port": 28693},
     )
     try:
         startup = services.start(settings, low_priority=("trino",))
@@ -103,13 +105,13 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
 
         ready = startup.wait()
         assert [(s.name, s.state) for s in ready] == [
-            ("rest-catalog", "running"), ("trino", "running"), ("crm-api", "running"), ("kafka", "running")
+            ("rest-catalog", "running"), ("trino", "running"), ("crm-api", "running"), ("postgres", "running"), ("kafka", "running")
         ]
         assert ready[0] is catalog  # waited for once, not again
-        assert [s.state for s in services.status(settings)] == ["running", "running", "running", "running"]
+        assert [s.state for s in services.status(settings)] == ["running"] * 5
     finally:
         stopped = services.down(settings)
-    assert stopped == ["kafka", "crm-api", "trino", "rest-catalog"]
+    assert stopped == ["kafka", "postgres", "crm-api", "trino", "rest-catalog"]
     assert _processes_under(settings.home) == []
 
 
@@ -184,7 +186,46 @@ def test_status_reports_stopped_services(tmp_path: Path) -> None:
     result = _cli("status", env={"LAKEHOUSE_HOME": str(tmp_path)})
     assert result.returncode == 3
     assert "rest-catalog" in result.stdout and "stopped" in result.stdout
-    assert "kafka" in result.stdout
+    assert "postgres" in result.stdout and "kafka" in result.stdout
+
+
+def test_postgres_runs_with_a_generated_password_and_refuses_a_wrong_one(tmp_path: Path) -> None:
+    """The CLI's up/status/down show postgres; its password is generated once (0600), never printed."""
+    import psycopg
+
+    from catalog import postgres
+
+    env = {
+        "LAKEHOUSE_HOME": str(tmp_path),
+        "LAKEHOUSE_POSTGRES__PORT": "28983",
+        "LAKEHOUSE_CATALOG__PORT": "28981",
+        "LAKEHOUSE_TRINO__PORT": "28980",
+    }
+    settings = load_settings(home=tmp_path, postgres={"port": 28983})
+    try:
+        started = subprocess.run(
+            [sys.executable, "-c", "from catalog import services; from catalog.settings import load_settings; "
+             "services.up(load_settings(), print, only=['postgres'])"],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}, **env},
+            capture_output=True, text=True, timeout=120,
+        )
+        assert started.returncode == 0, started.stderr
+        secret = postgres.password_file(settings)
+        assert secret.stat().st_mode & 0o777 == 0o600
+        assert secret.read_text() not in started.stdout + started.stderr
+        status = _cli("status", env=env)
+        row = next(line for line in status.stdout.splitlines() if "postgres" in line)
+        assert "running" in row and "28983" in row, status.stdout
+
+        with psycopg.connect(**postgres.connection_kwargs(settings, "postgres")) as connection:
+            assert connection.execute("SELECT current_user").fetchone() == (settings.postgres.user,)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(**{**postgres.connection_kwargs(settings, "postgres"), "password": "not-the-password"})
+    finally:
+        down = _cli("down", env=env)
+    assert "postgres" in down.stdout + down.stderr
+    assert [s.state for s in services.status(settings) if s.name == "postgres"] == ["stopped"]
+    assert _processes_under(settings.home) == []
 
 
 def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_path: Path) -> None:
@@ -194,7 +235,7 @@ def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_pat
     cache = cache_without_aot(tmp_path)
     settings = load_settings(
         home=tmp_path / "home", cache_dir=cache, catalog={"port": 28881}, trino={"port": 28880, "heap_gb": 2}, crm_api={"port": 28899},
-        kafka={"port": 28892, "controller_port": 28893},
+        postgres={"port": 28882}, kafka={"port": 28892, "controller_port": 28893},
     )
     expected = jvm_aot.cache_file(cache, settings.java.jdk25_home)
     assert expected is not None and not expected.exists()
@@ -215,7 +256,7 @@ def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_pat
     assert list(expected.parent.iterdir()) == [expected], "no recording left behind"
 
     try:
-        [_, trino, _] = services.up(settings)
+        [_, trino, *_] = services.up(settings)
         command = services._recorded_command(services.services(settings)[1])
         assert f"-XX:AOTCache={expected}" in command and jvm_aot.recording(command) is None
         # The JVM maps the cache file into memory when it uses it.

