@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from enum import StrEnum
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -59,8 +60,26 @@ def main(debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False) 
     _state["debug"] = debug
 
 
-def _settings() -> LakehouseSettings:
-    return load_settings()
+class Sources(StrEnum):
+    REAL = "real"
+    FILES = "files"
+
+
+SourcesOption = Annotated[
+    Sources | None,
+    typer.Option(
+        "--sources",
+        help="real: each source from its server (PostgreSQL, Kafka, the CRM API) as ingestion/sources.yml declares, "
+        "FX from vendor files; files: every source from landing files, no source servers. Default: pipeline.sources (real).",
+    ),
+]
+
+
+def _settings(sources: Sources | None = None) -> LakehouseSettings:
+    settings = load_settings()
+    if sources is not None:  # the command line wins over the settings' pipeline.sources
+        settings.pipeline.sources = sources.value  # type: ignore[assignment]
+    return settings
 
 
 def _reporter(status: Any) -> Callable[[str], None]:
@@ -74,7 +93,7 @@ def _reporter(status: Any) -> Callable[[str], None]:
 @app.command()
 @handles_errors
 def up() -> None:
-    """Start the REST catalog, Trino and PostgreSQL (idempotent); downloads artifacts on first run."""
+    """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API); idempotent; downloads artifacts on first run."""
     settings = _settings()
     with console.status("starting services") as status:
         started = services.up(settings, _reporter(status))
@@ -120,11 +139,12 @@ def demo(
             "run first as one catch-up batch per table. Set it to --days to run every day one by one.",
         ),
     ] = 3,
+    sources: SourcesOption = None,
 ) -> None:
-    """Start the stack, generate sources, run Bronze and Silver (a catch-up, then day by day), build Gold with dbt."""
+    """Start the stack, feed the generated sources, run Bronze and Silver (a catch-up, then day by day), build Gold with dbt."""
     from lakehouse.demo import run_demo
 
-    settings = _settings()
+    settings = _settings(sources)
     with console.status("starting services") as status:
         summary = run_demo(
             settings, start=start.date(), days=days, scale=scale, seed=seed, daily_days=daily_days, report=_reporter(status)
@@ -151,7 +171,8 @@ def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
     last = summary.first_day + timedelta(days=summary.days - 1)
     console.print(f"\n[bold]Demo: {summary.days} days, {summary.first_day} to {last}[/]")
     layers = Table("layer", "tables", "rows")
-    layers.add_row("landing", "7 sources", f"{summary.lines_landed:,} lines")
+    media = ", ".join((*summary.source_servers, "landing files")) if summary.source_servers else "landing files"
+    layers.add_row("sources", media, f"{summary.rows_delivered:,} rows delivered")
     layers.add_row(BRONZE, f"{namespace_qualified(settings, BRONZE)}.*", f"{summary.bronze_rows:,} rows written this run")
     for namespace, counts in ((SILVER, summary.silver_rows), (GOLD, summary.gold_rows)):
         for table, rows in counts.items():
@@ -195,13 +216,23 @@ def generate(
     scale: Annotated[float, typer.Option(min=0.01, help="1 = ~1,000 orders/day (see ingestion/synthetic/README.md).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Same arguments + seed = byte-identical files.")] = 42,
     out: Annotated[Path | None, typer.Option(help="Landing folder (default <home>/landing).")] = None,
+    sources: SourcesOption = None,
 ) -> None:
-    """Write deterministic source extracts, with duplicates, late data, drift and bad rows."""
+    """Deliver deterministic sources, with duplicates, late data, drift and bad rows: into the source servers
+    (`lakehouse up` first) and landing files, or only landing files with --sources files."""
+    from ingestion.sources.declarations import load_sources
+    from ingestion.sources.job import services_needed
     from ingestion.synthetic import generate_sources
+    from ingestion.synthetic.feeds import server_feed
 
-    target = out or _settings().landing_dir
-    with console.status(f"generating {days} days into {target}"):
-        report = generate_sources(target, start.date(), days, scale=scale, seed=seed)
+    settings = _settings(sources)
+    target = out or settings.landing_dir
+    servers = services_needed(settings, load_sources(settings).values())
+    if servers:
+        _require_services(settings, *servers)
+    feed = server_feed(settings, world={"start": f"{start:%Y-%m-%d}", "scale": scale, "seed": seed}) if servers else None
+    with console.status(f"generating {days} days into {', '.join((*servers, str(target)))}"):
+        report = generate_sources(target, start.date(), days, scale=scale, seed=seed, feed=feed)
     table = Table("source", "rows", "duplicates", "malformed", "late", "orphans")
     for source in sorted({entry.source for entry in report.entries}):
         entries = report.entries_for(source)
@@ -224,7 +255,9 @@ def _require_services(settings: LakehouseSettings, *names: str) -> None:
         raise LakehouseError(f"{', '.join(down_services)} not running: start the stack with `lakehouse up`")
 
 
-def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch_up: bool = False) -> None:
+def _run_days(
+    first: datetime, last: datetime, window_days: int | None, *, catch_up: bool = False, sources: Sources | None = None
+) -> None:
     from rich.progress import Progress
 
     from catalog.run_lock import command_line, pipeline_lock
@@ -233,8 +266,10 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
     from ingestion.day_runner import day_batches, run_batches
     from ingestion.recovery import recover
     from ingestion.silver.entities import load_entities
+    from ingestion.sources.declarations import load_sources
+    from ingestion.sources.job import services_needed
 
-    settings = _settings()
+    settings = _settings(sources)
     if last < first:
         raise LakehouseError(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}: swap them")
     # A broken sources or contract file fails here, in one line, before the lock and Spark.
@@ -245,8 +280,8 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
     command = "run" if len(days) == 1 else "backfill"
     # Before anything else: a second run is refused at once, naming the one that holds the lock.
     with pipeline_lock(settings, command_line()) as lease:
-        # Spark talks to the REST catalog only; Trino is for readers and dbt.
-        _require_services(settings, "rest-catalog")
+        # Spark talks to the REST catalog and the source servers; Trino is for readers and dbt.
+        _require_services(settings, "rest-catalog", *services_needed(settings, load_sources(settings).values()))
         spark = spark_session(settings, app_name="lakehouse-run")
         if lease.previous_holder_died:
             console.log(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
@@ -277,11 +312,12 @@ def _run_days(first: datetime, last: datetime, window_days: int | None, *, catch
 def run(
     date: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Landing day to process.")],
     window_days: Annotated[
-        int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline settings, 3).")
+        int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline.window_days).")
     ] = None,
+    sources: SourcesOption = None,
 ) -> None:
     """Bronze and Silver for one landing day (needs `lakehouse up`)."""
-    _run_days(date, date, window_days)
+    _run_days(date, date, window_days, sources=sources)
 
 
 @app.command()
@@ -290,7 +326,7 @@ def backfill(
     first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First landing day.")],
     last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last landing day (inclusive).")],
     window_days: Annotated[
-        int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline settings, 3).")
+        int | None, typer.Option(min=1, help="Late-data window of the Silver MERGE (default: pipeline.window_days).")
     ] = None,
     catch_up: Annotated[
         bool,
@@ -300,9 +336,10 @@ def backfill(
             "Every version still reaches Silver and the SCD2 history, in order.",
         ),
     ] = False,
+    sources: SourcesOption = None,
 ) -> None:
     """Bronze and Silver for a range of days, in one Spark session: day by day, or as one catch-up batch."""
-    _run_days(first, last, window_days, catch_up=catch_up)
+    _run_days(first, last, window_days, catch_up=catch_up, sources=sources)
 
 
 @app.command()

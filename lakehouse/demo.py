@@ -4,7 +4,7 @@ The pipeline runs as a production lakehouse would be brought up: the history bef
 last `daily_days` days as one catch-up batch per table (a first load), then each of the
 last days on its own, with the late corrections that reach back into the days before.
 
-Every step is the product's own entry point (`services.start`, `generate_sources`,
+Every step is the product's own entry point (`services.start`, `deliver_days`,
 `run_batches`, `build_gold`); the demo only sequences them and counts what landed
 where, through Trino, as an analyst would see it.
 """
@@ -21,6 +21,7 @@ from catalog.naming import GOLD, QUARANTINE, SILVER, TableName
 from catalog.run_lock import Lease, command_line, pipeline_lock
 from catalog.settings import LakehouseSettings
 from catalog.trino_connection import trino_connection
+from ingestion.synthetic.report import SourceDayReport
 from lakehouse.gold import GoldResult, build_gold, gold_marts
 
 Report = Callable[[str], None]
@@ -31,7 +32,8 @@ class DemoSummary:
     first_day: dt.date
     days: int
     seconds: dict[str, float]  # services, generate, pipeline, gold
-    lines_landed: int
+    rows_delivered: int  # every source's rows, as delivered (duplicates and bad rows included)
+    source_servers: tuple[str, ...]  # the servers the sources were fed into (none: landing files only)
     bronze_rows: int  # rows Bronze wrote in this run (0 for days already ingested)
     silver_rows: dict[str, int]
     gold_rows: dict[str, int]
@@ -81,7 +83,10 @@ def _run_demo(
     from ingestion.day_runner import DayBatch, day_batches, run_batches
     from ingestion.recovery import recover
     from ingestion.silver.entities import load_entities
-    from ingestion.synthetic import generate_sources
+    from ingestion.sources.declarations import load_sources
+    from ingestion.sources.job import services_needed
+    from ingestion.synthetic import deliver_days
+    from ingestion.synthetic.feeds import server_feed
 
     seconds: dict[str, float] = {}
     clock = time.monotonic()
@@ -89,14 +94,28 @@ def _run_demo(
     # priority, it takes only the cycles Spark leaves idle (about a quarter of the 2
     # cores here); two JVMs booting as equals slowed Spark's start twofold.
     # With no AOT cache yet, this Trino records one (start-up and dbt build), written at `down`.
-    startup = services.start(settings, report, low_priority=("trino",), record_aot_cache=True)
-    startup.wait("rest-catalog")
+    # The source servers the sources file names (none with --sources files) start with the rest.
+    source_servers = services_needed(settings, load_sources(settings).values())
+    startup = services.start(
+        settings, report, only=("rest-catalog", "trino", *source_servers), low_priority=("trino",), record_aot_cache=True
+    )
+    startup.wait("rest-catalog", *source_servers)
     seconds["services"] = time.monotonic() - clock
 
-    clock = time.monotonic()
-    report(f"generating {days} days of sources from {start}")
-    generated = generate_sources(settings.landing_dir, start, days, scale=scale, seed=seed)
-    seconds["generate"] = time.monotonic() - clock
+    # Each batch's days are delivered just before the batch runs, as the sources would have
+    # delivered them by then: a server-backed source is read from its position to "now".
+    world = {"start": start.isoformat(), "scale": scale, "seed": seed}
+    feed = server_feed(settings, world=world) if source_servers else None
+    deliveries = deliver_days(settings.landing_dir, start, days, scale=scale, seed=seed, feed=feed)
+    entries: list[SourceDayReport] = []
+    seconds["generate"] = 0.0
+
+    def deliver_through(batch: DayBatch) -> None:
+        clock = time.monotonic()
+        report(f"delivering sources through {batch.day}" + (f" into {', '.join(source_servers)}" if source_servers else ""))
+        while not entries or entries[-1].day < batch.day:
+            entries.extend(next(deliveries).entries)
+        seconds["generate"] += time.monotonic() - clock
 
     clock = time.monotonic()
     report("starting Spark")
@@ -113,10 +132,11 @@ def _run_demo(
 
     run = run_batches(
         spark, settings, "demo", day_batches(landing_days(start, last_day), daily_days), report=progress,
+        before_batch=deliver_through,
         # A Trino that failed to boot stops the demo now, not after the pipeline.
         batch_done=lambda _result: startup.check(),
     )
-    seconds["pipeline"] = time.monotonic() - clock
+    seconds["pipeline"] = time.monotonic() - clock - seconds["generate"]
 
     clock = time.monotonic()
     startup.wait()
@@ -130,7 +150,8 @@ def _run_demo(
         first_day=start,
         days=days,
         seconds=seconds,
-        lines_landed=sum(entry.rows_written for entry in generated.entries),
+        rows_delivered=sum(entry.rows_written for entry in entries),
+        source_servers=tuple(source_servers),
         bronze_rows=sum(b.rows_written for r in run.results for b in r.bronze),
         silver_rows=_row_counts(settings, SILVER, (*(entity.table for entity in load_entities(settings)), QUARANTINE.table)),
         gold_rows=_row_counts(settings, GOLD, gold_marts()),

@@ -60,7 +60,8 @@ def test_spark_conf_uses_the_same_catalog_name_and_uri(settings) -> None:
     assert conf["spark.sql.catalog.lake.cache-enabled"] == "false"
     assert conf["spark.sql.defaultCatalog"] == "lake"
     assert conf["spark.jars.packages"] == (
-        "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.11.0,org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1"
+        "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.11.0,org.postgresql:postgresql:42.7.8,"
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1"
     )
 
 
