@@ -34,7 +34,11 @@ TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
 TEST_KAFKA_PORT = 19092 + _PORT_OFFSET
 TEST_KAFKA_CONTROLLER_PORT = 19093 + _PORT_OFFSET
 # The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
+# Most tests feed the pipeline landing files; a test of the real sources asks for them in its
+# settings. Set at import, not only per test: session and module fixtures build settings
+# before any function-scoped fixture runs.
 FILE_SOURCES_ENV = "LAKEHOUSE_PIPELINE__SOURCES"
+os.environ[FILE_SOURCES_ENV] = "files"
 
 
 def cache_without_aot(root: Path) -> Path:
@@ -56,7 +60,6 @@ def _isolate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(ENV_PREFIX):
             monkeypatch.delenv(key)
-    # Most tests feed the pipeline landing files; a test of the real sources asks for them.
     monkeypatch.setenv(FILE_SOURCES_ENV, "files")
 
 
@@ -89,7 +92,8 @@ def stack(test_settings: LakehouseSettings) -> Iterator[LakehouseSettings]:
     """The real REST catalog and Trino, started for this test run and stopped after it."""
     from catalog import services
 
-    services.up(test_settings)
+    # The source servers are started by the tests that read them, each on its own ports.
+    services.up(test_settings, only=["rest-catalog", "trino"])
     yield test_settings
     services.down(test_settings)
 

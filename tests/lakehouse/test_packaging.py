@@ -32,13 +32,18 @@ import pytest
 from catalog import services
 from catalog.settings import LakehouseSettings, load_settings
 from lakehouse.gold import target_dir
-from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CATALOG_PORT, TEST_POSTGRES_PORT, TEST_TRINO_PORT
+from tests.conftest import (
+    REPO_ROOT, SHARED_CACHE, TEST_CATALOG_PORT, TEST_CRM_API_PORT, TEST_KAFKA_CONTROLLER_PORT, TEST_KAFKA_PORT,
+    TEST_POSTGRES_PORT, TEST_TRINO_PORT,
+)
 
 pytestmark = pytest.mark.integration
 
 CATALOG_PORT = TEST_CATALOG_PORT + 400
 TRINO_PORT = TEST_TRINO_PORT + 400
 POSTGRES_PORT = TEST_POSTGRES_PORT + 400
+KAFKA_PORT, KAFKA_CONTROLLER_PORT = TEST_KAFKA_PORT + 400, TEST_KAFKA_CONTROLLER_PORT + 400
+CRM_API_PORT = TEST_CRM_API_PORT + 400
 # What a build or a run leaves in a checkout; a wheel is built from a copy without them.
 # (dbt/target and dbt/logs stay: the wheel's package-data excludes must leave them out.)
 _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", ".lakehouse", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
@@ -109,11 +114,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         "LAKEHOUSE_CATALOG__PORT": str(CATALOG_PORT),
         "LAKEHOUSE_TRINO__PORT": str(TRINO_PORT),
         "LAKEHOUSE_POSTGRES__PORT": str(POSTGRES_PORT),
+        "LAKEHOUSE_KAFKA__PORT": str(KAFKA_PORT),
+        "LAKEHOUSE_KAFKA__CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
+        "LAKEHOUSE_CRM_API__PORT": str(CRM_API_PORT),
         "LAKEHOUSE_TRINO__HEAP_GB": "2",
         "LAKEHOUSE_SPARK__DRIVER_MEMORY": "2g",
         "COLUMNS": "200",
     }
-    settings = load_settings(home=home, cache_dir=SHARED_CACHE, catalog={"port": CATALOG_PORT}, trino={"port": TRINO_PORT})
+    settings = load_settings(
+        home=home, cache_dir=SHARED_CACHE, catalog={"port": CATALOG_PORT}, trino={"port": TRINO_PORT},
+        postgres={"port": POSTGRES_PORT}, kafka={"port": KAFKA_PORT, "controller_port": KAFKA_CONTROLLER_PORT},
+        crm_api={"port": CRM_API_PORT},
+    )
     try:
         yield Installed(venv, site_packages, settings, env, cwd)
     finally:

@@ -17,10 +17,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import json
+
+import psycopg
 import pytest
 import yaml
 from pyspark.sql import functions as F
 
+from catalog import postgres, services
 from catalog.naming import BRONZE, QUARANTINE, SILVER, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.contracts.contract import BRONZE_CONTRACTS, SILVER_CONTRACTS
@@ -98,18 +102,47 @@ def _land_file(settings: LakehouseSettings, records: list[dict[str, str]]) -> No
     _write_csv(settings.landing_dir / SOURCE / DAY.isoformat() / "invoices.csv", COLUMNS, records)
 
 
-# Kind -> (what the entry declares for its object, how the records reach the medium).
-# The PostgreSQL variant adds "jdbc" here: database/table/key/cursor, and rows inserted into the table.
-KINDS: dict[str, tuple[dict[str, Any], Callable[[LakehouseSettings, list[dict[str, str]]], None]]] = {
-    "file": ({"kind": "file", "key": ["invoice_id"]}, _land_file),
+def _insert_rows(settings: LakehouseSettings, records: list[dict[str, str]]) -> None:
+    """A new table in a new database of the warehouse, as its owner would create and fill it (the id is text: a
+    staging table, where the malformed id can live)."""
+    with psycopg.connect(**postgres.connection_kwargs(settings, postgres.ADMIN_DATABASE), autocommit=True) as admin:  # type: ignore[arg-type]
+        admin.execute("CREATE DATABASE onboarding")
+    with psycopg.connect(**postgres.connection_kwargs(settings, "onboarding")) as connection:  # type: ignore[arg-type]
+        connection.execute(
+            "CREATE TABLE public.supplier_invoices (invoice_id text, supplier text, issued_at timestamp, currency text, "
+            "amount numeric, updated_at timestamp)"
+        )
+        with connection.cursor().copy(f"COPY public.supplier_invoices ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row([record[column] for column in COLUMNS])
+
+
+# Kind -> (what the entry declares for its object, how the records reach the medium, the raw
+# text of a delivered record as Bronze keeps it).
+KINDS: dict[str, tuple[dict[str, Any], Callable[[LakehouseSettings, list[dict[str, str]]], None], Callable[[dict[str, str]], str]]] = {
+    "file": ({"kind": "file", "key": ["invoice_id"]}, _land_file, lambda record: ",".join(record[c] for c in COLUMNS)),
+    "jdbc": (
+        {
+            "kind": "jdbc", "database": "onboarding", "table": "public.supplier_invoices", "key": ["invoice_id"],
+            "cursor": {"column": "updated_at", "lookback_seconds": 3600},
+        },
+        _insert_rows,
+        lambda record: json.dumps({c: record[c] for c in COLUMNS}, separators=(",", ":")),
+    ),
 }
+# Settings of each kind's run: the real sources, and a PostgreSQL server of the test's own.
+KIND_SETTINGS: dict[str, dict[str, Any]] = {
+    "file": {},
+    "jdbc": {"pipeline": {"sources": "real"}, "postgres": {"port": TEST_CATALOG_PORT + 85}},
+}
+KIND_SERVICES = {"file": [], "jdbc": ["postgres"]}
 
 
 def _sources_file(path: Path, kind: str) -> Path:
     """The packaged FX source (the only one this test lands) and the new source."""
     packaged = yaml.safe_load(PACKAGED_SOURCES.read_text())["sources"]
     fx = next(source for source in packaged if source["name"] == "fx_rates")
-    declared, _ = KINDS[kind]
+    declared, _, _ = KINDS[kind]
     new = {"name": SOURCE, **declared, "format": "csv", "pattern": "*.csv", "silver": SILVER_BLOCK}
     path.write_text(yaml.safe_dump({"sources": [new, fx]}, sort_keys=False))  # FX listed last on purpose
     return path
@@ -145,32 +178,37 @@ def _expected_silver() -> dict[int, tuple]:
 @pytest.fixture(scope="module", params=sorted(KINDS))
 def onboarded(
     request, stack: LakehouseSettings, spark, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LakehouseSettings, Any, Any]]:
+) -> Iterator[tuple[LakehouseSettings, Any, Any, str]]:
     # `stack`: Bronze's add_files names its Parquet source in the session's default catalog.
     kind = request.param
     root = tmp_path_factory.mktemp(f"onboard-{kind}")
-    overrides = {"sources_file": _sources_file(root / "sources.yml", kind), "contracts_dir": _contracts_dir(root / "contracts")}
+    overrides = {
+        "sources_file": _sources_file(root / "sources.yml", kind), "contracts_dir": _contracts_dir(root / "contracts"),
+        **KIND_SETTINGS[kind],
+    }
     with own_rest_catalog(spark, root / "home", f"onboard_{kind}", TEST_CATALOG_PORT + 80, **overrides) as settings:
+        if KIND_SERVICES[kind]:
+            services.up(settings, only=KIND_SERVICES[kind])
         rates = [
             {"rate_date": DAY.isoformat(), "currency": currency, "rate_to_usd": str(rate), "published_at": f"{DAY} 06:00:00"}
             for currency, rate in RATES.items()
         ]
         _write_csv(settings.landing_dir / "fx_rates" / DAY.isoformat() / "rates.csv", ("rate_date", "currency", "rate_to_usd", "published_at"), rates)
-        _, deliver = KINDS[kind]
+        _, deliver, _ = KINDS[kind]
         deliver(settings, RECORDS)
         first = run_day(spark, settings, DAY)
         replay = run_day(spark, settings, DAY)
-        yield settings, first, replay
+        yield settings, first, replay, kind
 
 
 def test_the_new_source_is_processed_after_the_fx_rates_it_converts_with(onboarded) -> None:
-    settings, first, _ = onboarded
+    settings, first, _, _ = onboarded
     assert [entity.table for entity in load_entities(settings)] == ["fx_rates", TABLE]
     assert [batch.source for batch in first.bronze] == ["fx_rates", SOURCE]
 
 
 def test_bronze_keeps_every_delivered_record(onboarded, spark) -> None:
-    settings, first, _ = onboarded
+    settings, first, _, _ = onboarded
     (batch,) = [batch for batch in first.bronze if batch.source == SOURCE]
     assert batch.rows_written == len(RECORDS)
     bronze = spark.table(TableName(BRONZE, SOURCE).sql(settings)).select(*COLUMNS).collect()
@@ -178,23 +216,24 @@ def test_bronze_keeps_every_delivered_record(onboarded, spark) -> None:
 
 
 def test_silver_holds_the_latest_version_of_each_record_converted_to_usd(onboarded, spark) -> None:
-    settings, _, _ = onboarded
+    settings, _, _, _ = onboarded
     silver = spark.table(TableName(SILVER, TABLE).sql(settings))
     rows = silver.select("invoice_id", "supplier", "issued_at", "issue_date", "currency", "amount", "amount_usd").collect()
     assert {row["invoice_id"]: tuple(row)[1:] for row in rows} == _expected_silver()
 
 
 def test_the_malformed_record_is_quarantined_with_its_reason(onboarded, spark) -> None:
-    settings, _, _ = onboarded
+    settings, _, _, kind = onboarded
     quarantined = spark.table(QUARANTINE.sql(settings)).where(F.col("table_name") == TABLE).collect()
     assert len(quarantined) == 1
     (row,) = quarantined
     assert f'"{MALFORMED_ID}"' not in row["reason"] and "invoice_id is not a valid bigint" in row["reason"]
-    assert row["_raw_line"].startswith(f"{MALFORMED_ID},")
+    (malformed,) = [record for record in RECORDS if record["invoice_id"] == MALFORMED_ID]
+    assert row["_raw_line"] == KINDS[kind][2](malformed)
 
 
 def test_a_replay_adds_nothing(onboarded, spark) -> None:
-    settings, first, replay = onboarded
+    settings, first, replay, _ = onboarded
     assert [batch.rows_written for batch in replay.bronze] == [0, 0]
     assert spark.table(TableName(SILVER, TABLE).sql(settings)).count() == len(_expected_silver())
     (commit,) = [commit for commit in first.silver if TABLE in commit.table]

@@ -57,10 +57,10 @@ def _run(spark, settings: LakehouseSettings, *, feed: bool) -> Run:
 @pytest.fixture(scope="module")
 def runs(spark, stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
     offset = TEST_CATALOG_PORT + SOURCE_PORTS
-    with own_rest_catalog(spark, tmp_path_factory.mktemp("files-home"), "filescat", TEST_CATALOG_PORT + 80) as files:
+    with own_rest_catalog(spark, tmp_path_factory.mktemp("files-home"), "filescat", TEST_CATALOG_PORT + 82) as files:
         files_run = _run(spark, files, feed=False)
         with own_rest_catalog(
-            spark, tmp_path_factory.mktemp("real-home"), "realcat", TEST_CATALOG_PORT + 81,
+            spark, tmp_path_factory.mktemp("real-home"), "realcat", TEST_CATALOG_PORT + 83,
             pipeline={"sources": "real"},
             postgres={"port": offset + 1}, kafka={"port": offset + 2, "controller_port": offset + 3}, crm_api={"port": offset + 4},
         ) as real:
