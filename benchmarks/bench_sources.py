@@ -249,7 +249,10 @@ def plain_http(settings: LakehouseSettings, source) -> pa.Table:
         while True:
             body = {
                 "filterGroups": groups,
-                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}, {"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "sorts": [
+                    {"propertyName": modified, "direction": "ASCENDING"},
+                    {"propertyName": "hs_object_id", "direction": "ASCENDING"},
+                ],
                 "properties": properties,
                 "limit": source.page_size,
             }
@@ -280,12 +283,15 @@ PATHS = ("extract", "extract+commit", "spark floor", "plain")
 def measure(spark: SparkSession, settings: LakehouseSettings, repeat: int) -> tuple[dict, tuple]:
     """{source: {"rows", "kind", path: [seconds per timed round]}}, and the load averages at start and end."""
     sources = [s for s in load_sources(settings).values() if s.kind in EXTRACTORS]
-    runs: Callable[[object], dict[str, Callable[[], int]]] = lambda source: {  # noqa: E731
-        "extract": lambda: ours(spark, settings, source, commit=False),
-        "extract+commit": lambda: ours(spark, settings, source, commit=True),
-        "spark floor": lambda: spark_floor(spark, settings, source),
-        "plain": lambda: plain(settings, source),
-    }
+
+    def runs(source) -> dict[str, Callable[[], int]]:
+        return {
+            "extract": lambda: ours(spark, settings, source, commit=False),
+            "extract+commit": lambda: ours(spark, settings, source, commit=True),
+            "spark floor": lambda: spark_floor(spark, settings, source),
+            "plain": lambda: plain(settings, source),
+        }
+
     results: dict[str, dict] = {s.name: {"kind": s.kind, **{p: [] for p in PATHS}} for s in sources}
     load_start = os.getloadavg()
     for round_number in range(repeat + 1):  # round 0 warms up
