@@ -90,6 +90,10 @@ def ensure_topic(settings: LakehouseSettings, topic: str, partitions: int) -> No
         )
 
 
+# Messages the client holds before the broker acknowledges them (librdkafka's default).
+LOCAL_QUEUE_MESSAGES = 100_000
+
+
 def produce(settings: LakehouseSettings, topic: str, batch: Sequence[Message]) -> int:
     """Send `batch` in order and wait until the broker acknowledged every message."""
     from confluent_kafka import Producer
@@ -102,17 +106,23 @@ def produce(settings: LakehouseSettings, topic: str, batch: Sequence[Message]) -
             # Retries never duplicate or reorder a message: a duplicate in the topic is one the generator meant.
             "enable.idempotence": True,
             "message.timeout.ms": int(DELIVERY_TIMEOUT_SECONDS * 1000),
+            "queue.buffering.max.messages": LOCAL_QUEUE_MESSAGES,
         }
     )
+    def report(error: object, _message: object) -> None:
+        if error is not None:
+            failures.append(error.str())  # type: ignore[attr-defined]
+
     for message in batch:
-        producer.produce(
-            topic,
-            value=message.value,
-            key=message.key,
-            partition=message.partition,
-            on_delivery=lambda error, _: failures.append(error.str()) if error is not None else None,
-        )
-        producer.poll(0)  # serve delivery reports, so the local queue never fills
+        while True:
+            try:
+                producer.produce(topic, value=message.value, key=message.key, partition=message.partition, on_delivery=report)
+                break
+            except BufferError:
+                # The client's local queue is full (100,000 messages by default): wait for the
+                # broker to acknowledge some, then send this one. A large day never fails on it.
+                producer.poll(1)
+        producer.poll(0)  # serve delivery reports
     unsent = producer.flush(DELIVERY_TIMEOUT_SECONDS + 5)
     if unsent or failures:
         reasons = "; ".join(dict.fromkeys(failures)) or "not acknowledged in time"

@@ -378,6 +378,19 @@ def test_a_replay_adds_nothing(spark, scenario: Scenario) -> None:
     assert committed_position(settings, "events") == scenario.position_after_day[-1]
 
 
+@pytest.mark.integration
+def test_a_day_larger_than_the_producers_local_queue_is_fed_whole(broker: LakehouseSettings, monkeypatch) -> None:
+    """A large day once failed with BufferError (queue full) past 100,000 messages: the feeder waits instead."""
+    from ingestion.synthetic.feeds import kafka as feeder
+
+    monkeypatch.setattr(feeder, "LOCAL_QUEUE_MESSAGES", 5)
+    ensure_topic(broker, "large_day", 1)
+    batch = [Message(0, None, json.dumps({"n": n}).encode()) for n in range(200)]
+    assert produce(broker, "large_day", batch) == 200
+    earliest, latest = kafka.watermarks(broker, Source(name="large_day", topic="large_day"))
+    assert latest[0] - earliest[0] == 200
+
+
 # --- Faults ----------------------------------------------------------------------------
 
 

@@ -129,7 +129,7 @@ def test_the_quarantine_differs_only_where_a_medium_cannot_carry_a_defect(runs: 
         for entry in files.delivered
         if entry.source in jdbc
         for line in entry.malformed
-        if line.defect == MalformedKind.INVALID_UTF8
+        if line.kind == MalformedKind.INVALID_UTF8
     )
     assert held_back, "the three days hold no invalid UTF-8 row: choose a seed that does"
     assert Counter({(row["table_name"], row["run_date"]): row["len"] - row["len_right"] for row in only_files.iter_rows(named=True)}) == held_back
