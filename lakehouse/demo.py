@@ -155,7 +155,7 @@ def _run_demo(
         bronze_rows=sum(b.rows_written for r in run.results for b in r.bronze),
         silver_rows=_row_counts(settings, SILVER, (*(entity.table for entity in load_entities(settings)), QUARANTINE.table)),
         gold_rows=_row_counts(settings, GOLD, gold_marts()),
-        late_corrections_delivered=sum(len(entry.late_arrivals) for entry in generated.entries),
+        late_corrections_delivered=sum(len(entry.late_arrivals) for entry in entries),
         late_rows_beyond_window=sum(c.late_rows for r in run.results for c in r.silver),
         rows_quarantined=sum(c.rows_quarantined for r in run.results for c in r.silver),
         contract_warnings=tuple(run.warnings),
