@@ -28,7 +28,7 @@ from catalog.errors import ServiceUnreachable
 from catalog.kafka_broker import admin_client
 from catalog.naming import BRONZE, TableName
 from catalog.settings import KafkaSettings, LakehouseSettings, load_settings
-from ingestion.bronze.columns import LINE_NUMBER, METADATA_COLUMNS, PARSE_ERROR, RAW_LINE, SOURCE_FILE
+from ingestion.bronze.columns import LINE_NUMBER, PARSE_ERROR, RAW_LINE, SOURCE_FILE
 from ingestion.bronze.transform import NOT_A_JSON_OBJECT
 from ingestion.sources import kafka
 from ingestion.sources.commit import commit_rows, committed_position
