@@ -222,6 +222,7 @@ def test_a_catalog_killed_during_a_run_is_one_line(tmp_path: Path) -> None:
         "LAKEHOUSE_CATALOG__PORT": str(settings.catalog.port), "LAKEHOUSE_TRINO__PORT": str(settings.trino.port),
         "LAKEHOUSE_SPARK__DRIVER_MEMORY": "2g", "LAKEHOUSE_SPARK__SHUFFLE_PARTITIONS": "2",
         "LAKEHOUSE_PIPELINE__PARALLEL_JOBS": "1",
+        "LAKEHOUSE_PIPELINE__SOURCES": "files",  # the catalog is the fault here, not a source server
     }
     generate = subprocess.run(
         [LAKEHOUSE, "generate", "--start", "2026-05-01", "--days", "1", "--scale", "0.05", "--out", str(settings.landing_dir)],
