@@ -8,23 +8,19 @@ settings or on a command line; clients read the same file.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 from pathlib import Path
 
 import uvicorn
 
+from catalog.secret_files import create_once
 from ingestion.synthetic.crm_api.app import ApiConfig, create_app
 from ingestion.synthetic.crm_api.store import Store
 
 
 def ensure_token(path: Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return create_once(path, lambda: secrets.token_urlsafe(32)).strip()
 
 
 def main(argv: list[str] | None = None) -> None:
