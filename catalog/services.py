@@ -47,8 +47,7 @@ class Service:
     port: int
     port_setting: str  # the env var that moves it, for error messages
     url: str  # what clients connect to
-    health_url: str  # probed over HTTP, unless `probe` is set (then only named in messages)
-    is_healthy: Callable[[bytes], bool]  # judges the health URL's response body
+    health_url: str  # probed over HTTP with `is_healthy`, unless `probe` is set (then only named in messages)
     java_home: Path | None  # None: not a JVM
     java: JavaRange | None  # the Java versions it runs on
     java_setting: str
@@ -66,7 +65,9 @@ class Service:
     extra_ports: tuple[tuple[int, str], ...] = ()
     # The argv that also records a JVM AOT cache (`catalog/jvm_aot.py`), if the service has one.
     recording_command: Callable[[Path], list[str]] | None = None
-    # Health without HTTP (a database): replaces the health URL's probe.
+    # Judges the health URL's response body (HTTP services).
+    is_healthy: Callable[[bytes], bool] | None = None
+    # Health without HTTP (a database, a broker): replaces the health URL's probe.
     probe: Callable[[], bool] | None = None
     # Run before each start (the first one initialises the service's data); must be idempotent.
     prepare: Callable[[], None] | None = None
@@ -74,6 +75,10 @@ class Service:
     preflight: Callable[[], None] | None = None
     # What `down` sends the process group first.
     stop_signal: signal.Signals = signal.SIGTERM
+
+    def __post_init__(self) -> None:
+        if (self.probe is None) == (self.is_healthy is None):
+            raise ValueError(f"service {self.name}: give exactly one of probe and is_healthy")
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,6 @@ def _kafka(settings: LakehouseSettings) -> Service:
         url=address,
         # Kafka speaks its own protocol: `probe` asks the broker for its metadata instead.
         health_url=address,
-        is_healthy=lambda body: False,
         java_home=settings.java.jdk17_home,
         java=KAFKA_JAVA,
         java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
@@ -257,8 +261,7 @@ def _postgres(settings: LakehouseSettings) -> Service:
         port=pg.port,
         port_setting="LAKEHOUSE_POSTGRES__PORT",
         url=address,
-        health_url=address,
-        is_healthy=lambda body: False,  # unused: `probe` asks the server itself
+        health_url=address,  # `probe` asks the server itself
         probe=lambda: postgres.is_ready(settings),
         java_home=None,
         java=None,
@@ -511,7 +514,7 @@ def _probe(service: Service) -> bool:
         return service.probe()
     try:
         with urllib.request.urlopen(service.health_url, timeout=2, context=_ssl_context(service.ca_file)) as response:
-            return response.status == 200 and service.is_healthy(response.read())
+            return response.status == 200 and service.is_healthy(response.read())  # type: ignore[misc]
     except (urllib.error.URLError, OSError, ValueError, ConfigError):
         return False
 

@@ -71,7 +71,17 @@ def runs(spark, stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
 
 
 def _silver(settings: LakehouseSettings, table: str, drop: set[str] = frozenset()) -> pl.DataFrame:
-    frame = iceberg_catalog(settings).load_table(TableName(SILVER, table).identifier).scan().to_polars()
+    return _rows(settings, TableName(SILVER, table), drop)
+
+
+def _quarantine(settings: LakehouseSettings) -> pl.DataFrame:
+    # The raw text and its hash are the medium's (a CSV line, a JSON object): compared by reason.
+    return _rows(settings, QUARANTINE, {"_raw_line", "_record_hash"})
+
+
+def _rows(settings: LakehouseSettings, name: TableName, drop: set[str]) -> pl.DataFrame:
+    """The table's rows without the volatile columns and `drop`, as sorted strings."""
+    frame = iceberg_catalog(settings).load_table(name.identifier).scan().to_polars()
     frame = frame.drop([c for c in frame.columns if c in VOLATILE | drop])
     return frame.select(sorted(frame.columns)).cast(pl.String).fill_null("<null>").sort(pl.all())
 
@@ -135,8 +145,3 @@ def test_the_quarantine_differs_only_where_a_medium_cannot_carry_a_defect(runs: 
     assert Counter({(row["table_name"], row["run_date"]): row["len"] - row["len_right"] for row in only_files.iter_rows(named=True)}) == held_back
     assert all(reason.startswith("unparseable: invalid UTF-8") for reason in only_files["reason"])
 
-
-def _quarantine(settings: LakehouseSettings) -> pl.DataFrame:
-    frame = iceberg_catalog(settings).load_table(QUARANTINE.identifier).scan().to_polars()
-    frame = frame.drop([c for c in frame.columns if c in VOLATILE | {"_raw_line", "_record_hash"}])
-    return frame.select(sorted(frame.columns)).cast(pl.String).fill_null("<null>").sort(pl.all())
