@@ -22,6 +22,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -34,6 +35,8 @@ from catalog.errors import LakehouseError
 from catalog.settings import LakehouseSettings
 
 LOCK_FILE = "pipeline.lock"
+MAINTENANCE_LOCK_FILE = "maintenance.lock"
+TABLE_LOCK_DIR = "tables"  # one lock file per table: <home>/run/tables/<namespace.table>.lock
 _POLL_SECONDS = 1.0
 
 
@@ -66,18 +69,44 @@ def lock_path(settings: LakehouseSettings) -> Path:
 @contextmanager
 def pipeline_lock(settings: LakehouseSettings, command: str, *, wait_seconds: float = 0.0) -> Iterator[Lease]:
     """Hold the home's pipeline lock for the block; refuse (or wait up to `wait_seconds`) while another run holds it."""
-    path = lock_path(settings)
+    with _holding(lock_path(settings), command, wait_seconds, "another pipeline run") as lease:
+        yield lease
+
+
+@contextmanager
+def maintenance_lock(settings: LakehouseSettings, command: str, *, wait_seconds: float = 0.0) -> Iterator[Lease]:
+    """One table maintenance at a time per home (`lakehouse maintain`, or maintenance after a run)."""
+    with _holding(settings.run_dir / MAINTENANCE_LOCK_FILE, command, wait_seconds, "another table maintenance") as lease:
+        yield lease
+
+
+@contextmanager
+def table_lock(settings: LakehouseSettings, table: str, command: str, *, wait_seconds: float) -> Iterator[Lease]:
+    """Exclusive use of one table (`namespace.table`) between a writer that must see `main` stand still and maintenance.
+
+    Iceberg's optimistic commits retry an append next to a compaction, but not a
+    write-audit-publish fast-forward (main must not move while the audit branch is written)
+    nor a copy-on-write UPDATE of a file that a compaction just replaced: those writers and
+    maintenance take the table's lock. Waits up to `wait_seconds`, then fails in one line.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", table)
+    with _holding(settings.run_dir / TABLE_LOCK_DIR / f"{safe}.lock", command, wait_seconds, f"a writer of {table}") as lease:
+        yield lease
+
+
+@contextmanager
+def _holding(path: Path, command: str, wait_seconds: float, who: str) -> Iterator[Lease]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise LakehouseError(
-            f"cannot open the pipeline lock {path}: {exc.strerror}; it must be a regular file the user can write "
+            f"cannot open the lock {path}: {exc.strerror}; it must be a regular file the user can write "
             "(remove it if it is a symlink or owned by another user)"
         ) from None
     try:
-        _acquire(descriptor, path, wait_seconds)
+        _acquire(descriptor, path, wait_seconds, who)
         previous = _read_holder(descriptor)
         holder = Holder(os.getpid(), command, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), socket.gethostname())
         _write_holder(descriptor, holder)
@@ -108,7 +137,7 @@ def current_holder(settings: LakehouseSettings) -> Holder | None:
         os.close(descriptor)
 
 
-def _acquire(descriptor: int, path: Path, wait_seconds: float) -> None:
+def _acquire(descriptor: int, path: Path, wait_seconds: float, who: str) -> None:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -117,9 +146,9 @@ def _acquire(descriptor: int, path: Path, wait_seconds: float) -> None:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 holder = _read_holder(descriptor)
-                who = holder.describe() if holder else "a process that has not written its name yet"
+                holder_text = holder.describe() if holder else "a process that has not written its name yet"
                 raise WarehouseBusy(
-                    f"another pipeline run holds {path}: {who}; wait for it to finish, or stop it "
+                    f"{who} holds {path}: {holder_text}; wait for it to finish, or stop it "
                     "(a killed run releases the lock at once)"
                 ) from None
             time.sleep(_POLL_SECONDS)

@@ -257,6 +257,78 @@ class CrmApiSettings(_Section):
         return f"http://{self.host}:{self.port}"
 
 
+class TablePolicyOverride(_Section):
+    """What a layer's policy changes for one table; unset fields keep the layer's."""
+
+    retain_days: float | None = Field(default=None, gt=0)
+    retain_last: int | None = Field(default=None, ge=1)
+    compact: bool | None = None
+    target_file_mb: int | None = Field(default=None, ge=1)
+    compact_min_files: int | None = Field(default=None, ge=2)
+    delete_file_ratio: float | None = Field(default=None, gt=0)
+    manifests_max: int | None = Field(default=None, ge=2)
+
+
+class TablePolicy(_Section):
+    """How `lakehouse maintain` keeps one table (`ingestion/maintenance`)."""
+
+    # Time travel is promised this far back: no snapshot younger is expired. `maintain`
+    # refuses a value shorter than a Silver table's late-data window (pipeline.window_days).
+    retain_days: float = Field(default=7.0, gt=0)
+    # ... and never the newest N snapshots of a branch, however old (tags and branches keep theirs too).
+    retain_last: int = Field(default=5, ge=1)
+    # Rewrite small data files into files of target_file_mb (with the table's sort order if it declares one).
+    compact: bool = True
+    target_file_mb: int = Field(default=128, ge=1)
+    # Compaction runs once a partition holds this many files under 75% of the target...
+    compact_min_files: int = Field(default=5, ge=2)
+    # ... or once delete files reach this share of data files (Trino's MERGE and UPDATE write them).
+    delete_file_ratio: float = Field(default=0.1, gt=0)
+    # Manifests of the current snapshot above which they are rewritten into few.
+    manifests_max: int = Field(default=10, ge=2)
+
+    def merged(self, override: TablePolicyOverride | None) -> TablePolicy:
+        return self if override is None else self.model_copy(update=override.model_dump(exclude_none=True))
+
+
+class LayerPolicies(_Section):
+    """One policy per namespace that `lakehouse maintain` looks after (the names of catalog.naming)."""
+
+    bronze: TablePolicy = Field(default_factory=TablePolicy)
+    silver: TablePolicy = Field(default_factory=TablePolicy)
+    gold: TablePolicy = Field(default_factory=TablePolicy)
+    ops: TablePolicy = Field(default_factory=TablePolicy)
+
+
+class MaintenanceSettings(_Section):
+    """Compaction, snapshot expiry, orphan and manifest clean-up of every table (`lakehouse maintain`)."""
+
+    # `run`, `backfill` and the demo maintain the tables they wrote once their last day is done.
+    after_run: bool = True
+    # An unreferenced file is deleted only once it is this old, so that a writer's files in
+    # flight (written, not yet committed) are never taken. Iceberg refuses less than 24 hours.
+    orphan_age_hours: float = Field(default=72.0, ge=24)
+    # `after_run` looks for orphans at most this often per table (a listing of the table's folder).
+    orphan_every_hours: float = Field(default=24.0, ge=0)
+    # How long maintenance waits for a table that a pipeline job or a Gold build is writing.
+    lock_wait_seconds: float = Field(default=600.0, ge=0)
+    layers: LayerPolicies = Field(default_factory=LayerPolicies)
+    # Per table, `namespace.table` (e.g. `silver.orders: {retain_days: 30}`): what differs from its layer.
+    tables: dict[str, TablePolicyOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_layers(self) -> MaintenanceSettings:
+        layers = list(LayerPolicies.model_fields)
+        for name in self.tables:
+            namespace, _, table = name.partition(".")
+            if namespace not in layers or not table:
+                raise ValueError(f"maintenance.tables key {name!r} must be `layer.table` with a layer of {', '.join(layers)}")
+        return self
+
+    def policy(self, namespace: str, table: str) -> TablePolicy:
+        return getattr(self.layers, namespace).merged(self.tables.get(f"{namespace}.{table}"))
+
+
 class LakehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -289,6 +361,7 @@ class LakehouseSettings(BaseSettings):
     lineage: LineageSettings = Field(default_factory=LineageSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     crm_api: CrmApiSettings = Field(default_factory=CrmApiSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ from typing import NamedTuple
 from pyspark.sql import SparkSession
 
 from catalog.settings import LakehouseSettings
+from ingestion.maintenance import AfterRun, after_run
 from ingestion.operations import record_run
 from ingestion.pipeline import DayResult, run_day
 
@@ -42,11 +43,13 @@ class DayBatch(NamedTuple):
 class PipelineRun:
     run_id: str  # its row in ops.runs
     results: tuple[DayResult, ...]  # one per batch, in order
+    maintenance: AfterRun | None = None  # the table maintenance that followed (maintenance.after_run)
 
     @property
     def warnings(self) -> list[str]:
-        """Contract warnings of every batch, in order."""
-        return [warning for result in self.results for warning in result.warnings]
+        """Contract warnings of every batch, in order, then a maintenance that could not run."""
+        found = [warning for result in self.results for warning in result.warnings]
+        return found + ([self.maintenance.problem] if self.maintenance and self.maintenance.problem else [])
 
 
 def day_batches(days: Sequence[dt.date], daily_days: int) -> list[DayBatch]:
@@ -67,6 +70,7 @@ def run_batches(
     report: Callable[[DayBatch, str], None] = lambda _batch, _message: None,
     before_batch: Callable[[DayBatch], None] = lambda _: None,
     batch_done: Callable[[DayResult], None] = lambda _: None,
+    maintain_after: bool | None = None,
 ) -> PipelineRun:
     """Run `batches` in order as one run of `command`, recorded in the ops tables.
 
@@ -76,6 +80,10 @@ def run_batches(
     called once a batch's result is recorded, before the next batch starts (an exception
     it raises stops the run like a failed batch). `window_days` overrides every table's
     late-data window (default: the pipeline settings).
+
+    Once every batch is done, the Bronze, Silver and ops tables are maintained
+    (`ingestion.maintenance.after_run`) when `maintain_after` says so (default:
+    `maintenance.after_run`); its records carry this run's id.
     """
     results = []
     with record_run(spark, settings, command, batches[0].since, batches[-1].day) as ops:
@@ -89,4 +97,7 @@ def run_batches(
             results.append(result)
             ops.day(result)
             batch_done(result)
-    return PipelineRun(ops.run_id, tuple(results))
+        maintenance = None
+        if settings.maintenance.after_run if maintain_after is None else maintain_after:
+            maintenance = after_run(spark, settings, ops.run_id, report=functools.partial(report, batches[-1]))
+    return PipelineRun(ops.run_id, tuple(results), maintenance)

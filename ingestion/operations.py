@@ -1,15 +1,17 @@
 """Run records in the `ops` namespace: what each run moved, how long it took, what changed shape.
 
-Three Iceberg tables, queryable through Trino like any other:
+Four Iceberg tables, queryable through Trino like any other:
 
 - `ops.runs`: one row per run (command, days, start and end, status, error);
 - `ops.stage_metrics`: one row per stage and table and batch (Bronze per source,
   Silver per entity): rows read / accepted / quarantined / written, seconds,
   the snapshot id and the DQ score; `day` is the batch's last landing day and
   `first_day` its first for a catch-up batch (null: one day);
-- `ops.schema_changes`: one row per column a run added or widened.
+- `ops.schema_changes`: one row per column a run added or widened;
+- `ops.maintenance`: one row per table and `lakehouse maintain` (or maintenance after a run):
+  what it did and the table's counts before and after.
 
-Both name the table as `namespace.table` (`bronze.warehouse_orders`, `silver.orders`:
+They name the table as `namespace.table` (`bronze.warehouse_orders`, `silver.orders`:
 `catalog.naming`), whatever form the stage reported it in; rows recorded before every
 layer had that form are given it when the tables are next ensured.
 
@@ -38,6 +40,7 @@ from sqlglot.errors import SqlglotError
 
 from catalog.lineage import Lineage, run_uuid
 from catalog.naming import OPS, TableName, namespace_sql
+from catalog.run_lock import table_lock
 from catalog.settings import LakehouseSettings
 
 if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas without Spark
@@ -50,6 +53,8 @@ if TYPE_CHECKING:  # imported lazily: `lakehouse report` reads these schemas wit
 # PyIceberg and Polars read them with these types (`lakehouse/report.py`). Columns added
 # later go last: `record_run` adds a missing one to an existing table, at the end.
 _TIMESTAMP = pa.timestamp("us", tz="UTC")  # Spark's `timestamp`: Iceberg's timestamptz
+# What maintenance counts per table (`ingestion.maintenance.stats.TableStats`, same names and order).
+MAINTENANCE_COUNTS = ("snapshots", "data_files", "delete_files", "data_bytes", "manifests", "stored_files", "stored_bytes")
 TABLES: dict[str, pa.Schema] = {
     "runs": pa.schema([
         ("run_id", pa.string()), ("command", pa.string()), ("first_day", pa.date32()), ("last_day", pa.date32()),
@@ -66,9 +71,18 @@ TABLES: dict[str, pa.Schema] = {
         ("run_id", pa.string()), ("day", pa.date32()), ("table_name", pa.string()), ("column_name", pa.string()),
         ("old_type", pa.string()), ("new_type", pa.string()), ("recorded_at", _TIMESTAMP),
     ]),
+    # One row per table and maintenance (ingestion/maintenance): what it did, and the table's
+    # counts before and after. `run_id` is the pipeline run's when maintenance followed a run.
+    "maintenance": pa.schema([
+        ("run_id", pa.string()), ("table_name", pa.string()), ("dry_run", pa.bool_()),
+        ("orphans_checked", pa.bool_()),  # orphan files were looked for (after a run: at most every orphan_every_hours)
+        ("actions", pa.string()), ("seconds", pa.float64()),
+        *((f"{count}_{when}", pa.int64()) for count in MAINTENANCE_COUNTS for when in ("before", "after")),
+        ("recorded_at", _TIMESTAMP),
+    ]),
 }
 _SPARK_TYPES = {
-    pa.string(): "string", pa.date32(): "date", pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
+    pa.bool_(): "boolean", pa.string(): "string", pa.date32(): "date", pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
     _TIMESTAMP: "timestamp",
 }
 # `runs.status`: a run is `running` until it records its end.
@@ -118,7 +132,7 @@ class RunRecorder:
     def _mark_dead_runs(self) -> None:
         """Every other run still `running` died before recording its end: mark it `killed`."""
         error = f"the process died before recording an end (found by run {self.run_id})"
-        self.spark.sql(
+        _update(self.spark, self.settings, "runs",
             f"UPDATE {TableName(OPS, 'runs').sql(self.settings)} SET status = {exp.Literal.string(KILLED).sql('spark')}, "
             f"error = {exp.Literal.string(error).sql('spark')} "
             f"WHERE status = {exp.Literal.string(RUNNING).sql('spark')} AND run_id <> {exp.Literal.string(self.run_id).sql('spark')}"
@@ -132,7 +146,7 @@ class RunRecorder:
             "days_done": exp.Literal.number(self.days_done),
         }
         updates = ", ".join(f"{column} = {value.sql('spark')}" for column, value in assignments.items())
-        self.spark.sql(
+        _update(self.spark, self.settings, "runs",
             f"UPDATE {TableName(OPS, 'runs').sql(self.settings)} SET {updates} WHERE run_id = {exp.Literal.string(self.run_id).sql('spark')}"
         )
 
@@ -176,7 +190,14 @@ def _rename_old_records(spark: SparkSession, settings: LakehouseSettings, table:
         column = exp.column("table_name")
         new = exp.Case(this=column, ifs=[exp.If(this=exp.Literal.string(old), true=exp.Literal.string(name)) for old, name in renamed.items()])
         where = column.isin(*(exp.Literal.string(old) for old in renamed))
-        spark.sql(exp.update(target.expression(settings), {"table_name": new}, where=where).sql("spark"))
+        _update(spark, settings, table, exp.update(target.expression(settings), {"table_name": new}, where=where).sql("spark"))
+
+
+def _update(spark: SparkSession, settings: LakehouseSettings, table: str, statement: str) -> None:
+    """An UPDATE of an ops table, holding its table lock: a copy-on-write UPDATE fails if maintenance
+    compacts the files it rewrites at the same moment (`catalog.run_lock.table_lock`)."""
+    with table_lock(settings, str(TableName(OPS, table)), "ops update", wait_seconds=settings.maintenance.lock_wait_seconds):
+        spark.sql(statement)
 
 
 @contextmanager

@@ -26,7 +26,8 @@ from catalog.lineage import Lineage
 from catalog.settings import LakehouseSettings
 from ingestion import lineage as job_lineage
 from ingestion.bronze import BronzeBatch, ingest_landing_day, ingested_files
-from catalog.naming import SILVER
+from catalog.naming import SILVER, TableName
+from catalog.run_lock import table_lock
 from ingestion.contracts.contract import ContractFile, contracts_path, load_contracts
 from ingestion.job_graph import run_job_graph
 from ingestion.sources.declarations import load_sources
@@ -124,7 +125,10 @@ def run_day(
         def run(session: SparkSession) -> SilverCommit:
             window = window_days or settings.pipeline.window_for(entity.table)
             inputs = job_lineage.silver_inputs(settings, entity, contracts.table(entity.table))
-            with lineage.job(job_lineage.silver_job(entity.table), inputs=inputs, day=day) as lineage_run:
+            # Maintenance must not move main while the audit branch is written (catalog.run_lock.table_lock).
+            writing = table_lock(settings, str(TableName(SILVER, entity.table)), f"silver {entity.table} {day}",
+                                 wait_seconds=settings.maintenance.lock_wait_seconds)
+            with writing, lineage.job(job_lineage.silver_job(entity.table), inputs=inputs, day=day) as lineage_run:
                 commit = silver_day(
                     session, settings, entity, contracts, day, since=since, window_days=window,
                     schema_changed=functools.partial(schema_changed, day) if schema_changed else None,

@@ -39,6 +39,10 @@ TEST_KAFKA_CONTROLLER_PORT = 19093 + _PORT_OFFSET
 # before any function-scoped fixture runs.
 FILE_SOURCES_ENV = "LAKEHOUSE_PIPELINE__SOURCES"
 os.environ[FILE_SOURCES_ENV] = "files"
+# Table maintenance after every run (maintenance.after_run) adds a pass over every table to
+# each of the suite's hundreds of runs; tests/ingestion/maintenance tests it where it is the subject.
+MAINTAIN_AFTER_RUN_ENV = "LAKEHOUSE_MAINTENANCE__AFTER_RUN"
+os.environ[MAINTAIN_AFTER_RUN_ENV] = "false"
 
 
 def cache_without_aot(root: Path) -> Path:
@@ -61,6 +65,7 @@ def _isolate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith(ENV_PREFIX):
             monkeypatch.delenv(key)
     monkeypatch.setenv(FILE_SOURCES_ENV, "files")
+    monkeypatch.setenv(MAINTAIN_AFTER_RUN_ENV, "false")
 
 
 @pytest.fixture(scope="session")

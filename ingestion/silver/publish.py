@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from catalog.errors import LakehouseError
 from catalog.naming import QUARANTINE, SILVER, TableName, namespace_sql, procedure_sql
+from catalog.run_lock import table_lock
 from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import column
 from ingestion.contracts.contract import TableContract
@@ -260,7 +261,9 @@ def write_quarantine(
             exp.column("_batch_id").isin(*(exp.Literal.string(b) for b in read_batches)),
         )
         if spark.table(target).where(condition.sql("spark")).limit(1).count():
-            spark.sql(f"DELETE FROM {target} WHERE {condition.sql('spark')}")
+            # A copy-on-write DELETE fails if maintenance compacts its files meanwhile: hold the table.
+            with table_lock(settings, str(QUARANTINE), f"quarantine {table} {run_date}", wait_seconds=settings.maintenance.lock_wait_seconds):
+                spark.sql(f"DELETE FROM {target} WHERE {condition.sql('spark')}")
     if rows == 0:
         return
     quarantine_rows = quarantined.select(
