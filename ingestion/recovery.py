@@ -8,8 +8,9 @@ A dead run can leave, beside tables that Iceberg's atomic commits kept consisten
 
 None of them changes what any reader sees, and the rerun converges without this; removing
 them keeps the warehouse to exactly what the tables reference. Only safe while holding the
-pipeline lock (`catalog.run_lock`): with no other writer, nothing unreferenced can be a
-live write about to commit. That is also why orphans are found here and not with Iceberg's
+pipeline lock (`catalog.run_lock`): with no other pipeline writer, nothing unreferenced can be a
+live write about to commit; maintenance, which may run beside it, is kept out of each table
+while its orphans are swept (the table's lock). That is also why orphans are found here and not with Iceberg's
 `remove_orphan_files` procedure, which refuses any cut-off younger than 24 hours because it
 cannot know that no writer is in flight; we do.
 """
@@ -26,6 +27,7 @@ from pyspark.sql import SparkSession
 from sqlglot import exp
 
 from catalog.naming import BRONZE, OPS, QUARANTINE, SILVER, TableName
+from catalog.run_lock import table_lock
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files
 from ingestion.bronze import tables as bronze_tables
@@ -62,7 +64,9 @@ def recover(spark: SparkSession, settings: LakehouseSettings, report: Callable[[
     bronze = [TableName(BRONZE, entity.source) for entity in entities]
     managed = [*silver_tables, QUARANTINE, ingested_files.TABLE, *(TableName(OPS, table) for table in OPS_TABLES), *bronze]
     for table in managed:
-        found.orphan_files_removed += _remove_orphan_data_files(spark, settings, table)
+        # Maintenance may be compacting it: its new files are unreferenced until it commits.
+        with table_lock(settings, str(table), "crash recovery", wait_seconds=settings.maintenance.lock_wait_seconds):
+            found.orphan_files_removed += _remove_orphan_data_files(spark, settings, table)
     report(f"recovered from a run that died: {found.summary()}")
     return found
 

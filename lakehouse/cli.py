@@ -185,6 +185,15 @@ def _print_demo_summary(settings: LakehouseSettings, summary) -> None:
         f"{len(summary.contract_warnings)} warnings; dbt tests {summary.dbt_tests_passed}/{summary.dbt_tests} passed",
         soft_wrap=True,
     )
+    if summary.maintenance is not None:
+        done = summary.maintenance.tables
+        snapshots = sum(t.before.snapshots for t in done), sum(t.after.snapshots for t in done)
+        files = sum(t.before.data_files for t in done), sum(t.after.data_files for t in done)
+        console.print(
+            f"maintenance: {sum(1 for t in done if t.actions)} of {len(done)} tables had work; snapshots "
+            f"{_change(*snapshots)}, data files {_change(*files)} (`lakehouse maintain --dry-run` shows each table)",
+            soft_wrap=True, highlight=False,
+        )
     console.print("time: " + ", ".join(f"{step} {secs:.0f} s" for step, secs in summary.seconds.items()))
     trino = settings.trino
     if trino.password_auth:
@@ -302,6 +311,8 @@ def _run_days(
                 f"{commit.dq_score:.3f}", "; ".join(map(str, commit.schema_changes)),
             )
     console.print(table)
+    if run.maintenance and run.maintenance.result:
+        _print_maintenance(run.maintenance.result)
     # Contract warnings do not stop a run; they must still be seen.
     for warning in run.warnings:
         console.print(f"[yellow]warn[/] {warning}", soft_wrap=True)
@@ -340,6 +351,59 @@ def backfill(
 ) -> None:
     """Bronze and Silver for a range of days, in one Spark session: day by day, or as one catch-up batch."""
     _run_days(first, last, window_days, catch_up=catch_up, sources=sources)
+
+
+@app.command()
+@handles_errors
+def maintain(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables as <layer>.<table>, or whole layers (bronze, silver, gold, ops); none = all.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")] = False,
+) -> None:
+    """Compact small files, rewrite deletes, expire snapshots, rewrite manifests, remove orphans (settings.maintenance).
+
+    Runs beside a pipeline run: a table a pipeline job is writing waits for the other.
+    """
+    from catalog.run_lock import command_line, maintenance_lock
+    from catalog.spark_session import spark_session
+    from ingestion.maintenance import maintain as maintain_tables
+
+    settings = _settings()
+    with maintenance_lock(settings, command_line()):
+        _require_services(settings, "rest-catalog")
+        spark = spark_session(settings, app_name="lakehouse-maintain")
+        with console.status("maintenance") as status:
+            result = maintain_tables(spark, settings, tables or [], dry_run=dry_run, report=_reporter(status))
+    _print_maintenance(result)
+
+
+def _print_maintenance(result) -> None:
+    """Before -> after per table, and what was done (or, in a dry run, would be)."""
+    table = Table("table", "snapshots", "data files", "delete files", "manifests", "stored", "done" if not result.dry_run else "would do")
+    for done in result.tables:
+        before, after = done.before, done.after
+        table.add_row(
+            str(done.table), _change(before.snapshots, after.snapshots), _change(before.data_files, after.data_files),
+            _change(before.delete_files, after.delete_files), _change(before.manifests, after.manifests),
+            _change(before.stored_bytes, after.stored_bytes, _size), done.summary,
+        )
+    console.print(table)
+    verb = "would remove" if result.dry_run else "removed"
+    for gone in result.leftovers:
+        console.print(f"{verb} {gone.path}: left by a dropped table ({gone.files} files, {_size(gone.bytes)})", soft_wrap=True, highlight=False)
+
+
+def _change(before: int, after: int, show: Callable[[int], str] = "{:,}".format) -> str:
+    return show(before) if before == after else f"{show(before)} -> {show(after)}"
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1024
+    return str(count)
 
 
 @app.command()

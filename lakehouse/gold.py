@@ -28,6 +28,7 @@ from catalog.errors import LakehouseError
 from catalog.faults import translate
 from catalog.lineage import Lineage, dbt_artifacts, dbt_events
 from catalog.naming import GOLD
+from catalog.run_lock import table_lock
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import read_password
 from catalog.trino_connection import trino_connection
@@ -147,7 +148,10 @@ def build_gold(
     command = tuple(command)
     lineage = Lineage.from_settings(settings)
     # One run for the invocation; one child run per model it ran, from dbt's artifacts.
-    with lineage.job(f"{GOLD}.dbt_{'_'.join(command)}", integration="DBT") as invocation:
+    # Maintenance compacting a mart while dbt's MERGE writes deletes against its files would fail one
+    # of them: Gold is one lock, since a build writes all of it (catalog.run_lock.table_lock).
+    building = table_lock(settings, GOLD, f"dbt {' '.join(command)}", wait_seconds=settings.maintenance.lock_wait_seconds)
+    with building, lineage.job(f"{GOLD}.dbt_{'_'.join(command)}", integration="DBT") as invocation:
         with _trino_password_env(settings):
             outcome = dbtRunner().invoke(dbt_args(settings, command, select=select, vars=vars, full_refresh=full_refresh))
         artifacts = dbt_artifacts(target_dir(settings))

@@ -1,6 +1,6 @@
 """`lakehouse report`: one self-contained HTML file with charts of what the pipeline did.
 
-Read with PyIceberg + Polars only (no Spark, no Trino): the `ops` run records, the
+Read with PyIceberg + Polars only (no Spark, no Trino): the `ops` run and maintenance records, the
 Silver quarantine table and the Bronze tables (for lateness, see `ingestion.lateness`).
 Charts are plotly figures; plotly.js is inlined once, so the file opens offline.
 
@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import polars as pl
 from pyiceberg.catalog import Catalog
 
@@ -38,6 +39,7 @@ def _polars_schema(table: str) -> dict[str, pl.DataType]:
 STAGE_METRICS = _polars_schema("stage_metrics")
 RUNS = _polars_schema("runs")
 SCHEMA_CHANGES = _polars_schema("schema_changes")
+MAINTENANCE = _polars_schema("maintenance")
 QUARANTINED = {"table_name": pl.String, "reason": pl.String}
 # Quarantine reasons whose text after the first ':' is row-specific (a parse error, a rate date).
 _REASON_PREFIXES = ("unparseable", "no FX rate")
@@ -56,6 +58,7 @@ class ReportData:
     window_days: int  # the default window, drawn on the lateness chart
     generated_at: dt.datetime
     catalog_uri: str = ""
+    maintenance: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MAINTENANCE))
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def load_report_data(settings: LakehouseSettings, catalog: Catalog | None = None
         window_days=settings.pipeline.window_days,
         generated_at=dt.datetime.now(dt.UTC),
         catalog_uri=settings.catalog.uri,
+        maintenance=_read(catalog, TableName(OPS, "maintenance"), MAINTENANCE),
     )
 
 
@@ -258,6 +262,30 @@ def stage_seconds(data: ReportData) -> go.Figure | None:
     return _daily_axis(figure)
 
 
+def table_health(data: ReportData) -> go.Figure | None:
+    """Snapshots and data files per layer, before and after each maintenance: a saw-tooth that stays flat when it works."""
+    points = (
+        data.maintenance.filter(~pl.col("dry_run") & ~pl.col("table_name").str.contains("/", literal=True))
+        .with_columns(pl.col("table_name").str.split(".").list.first().alias("layer"))
+        .group_by(["run_id", "layer"])
+        .agg(pl.col("recorded_at").max(), *(pl.col(f"{count}_{when}").sum() for count in ("snapshots", "data_files")
+                                             for when in ("before", "after")))
+        .sort("recorded_at")
+    )
+    if points.is_empty():
+        return None
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("snapshots", "data files"))
+    for layer in sorted(points["layer"].unique().to_list()):
+        rows = points.filter(pl.col("layer") == layer)
+        moments = [moment for moment in rows["recorded_at"].to_list() for _ in range(2)]
+        for row, count in enumerate(("snapshots", "data_files"), start=1):
+            values = [v for pair in zip(rows[f"{count}_before"].to_list(), rows[f"{count}_after"].to_list(), strict=True) for v in pair]
+            figure.add_scatter(x=moments, y=values, mode="lines+markers", name=layer, legendgroup=layer,
+                               showlegend=row == 1, row=row, col=1)
+    figure.update_layout(height=600, xaxis2_title="maintenance (before, then after)")
+    return figure
+
+
 _RUN_HINT = "run the pipeline first (`lakehouse run --date D` or `lakehouse backfill --from D1 --to D2`)"
 CHARTS: tuple[Chart, ...] = (
     Chart("rows-per-layer", "Rows per layer per day", rows_per_layer, _RUN_HINT),
@@ -267,6 +295,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart("schema-changes", "Schema changes", schema_change_table, "no column has been added or widened"),
     Chart("run-durations", "Run durations", run_durations, _RUN_HINT),
     Chart("stage-seconds", "Seconds per day and stage", stage_seconds, _RUN_HINT),
+    Chart("table-health", "Snapshots and data files per layer, at each maintenance", table_health,
+          "no table maintenance recorded yet (`lakehouse maintain`, or maintenance.after_run)"),
 )
 
 

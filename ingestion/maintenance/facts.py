@@ -69,6 +69,7 @@ class TableFacts:
     snapshots: tuple[SnapshotFacts, ...]
     refs: tuple[RefFacts, ...]
     sorted: bool  # the table declares a sort order
+    properties: dict[str, str]
     stored_files: int
     stored_bytes: int
 
@@ -117,7 +118,8 @@ def table_facts(table: Table, name: TableName) -> TableFacts:
     stored_files, stored_bytes = stored(metadata.location)
     return TableFacts(
         name, metadata.location, file_facts, manifests, snapshots, refs,
-        sorted=not table.sort_order().is_unsorted, stored_files=stored_files, stored_bytes=stored_bytes,
+        sorted=not table.sort_order().is_unsorted, properties=dict(metadata.properties),
+        stored_files=stored_files, stored_bytes=stored_bytes,
     )
 
 

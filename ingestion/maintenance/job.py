@@ -107,8 +107,15 @@ class AfterRun:
     problem: str | None  # why it did not run or did not finish; the run's days are committed either way
 
 
-def after_run(spark: SparkSession, settings: LakehouseSettings, run_id: str, report: Report = lambda _: None) -> AfterRun:
-    """Maintain the layers a run writes (Bronze, Silver, ops) after its last day, under its run id.
+def after_run(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    run_id: str,
+    targets: Sequence[str] = (BRONZE, SILVER, OPS),
+    report: Report = lambda _: None,
+) -> AfterRun:
+    """Maintain the layers a run writes (default Bronze, Silver, ops; none: all, and dropped tables'
+    folders) after its last day, under its run id.
 
     Never fails the run: its days are committed. A maintenance already running (`lakehouse
     maintain`) is left to do the work; any error is returned as one line for the run to show.
@@ -116,7 +123,7 @@ def after_run(spark: SparkSession, settings: LakehouseSettings, run_id: str, rep
     """
     try:
         with maintenance_lock(settings, f"maintenance after run {run_id}"):
-            result = maintain(spark, settings, (BRONZE, SILVER, OPS), orphans=orphans_due(spark, settings), run_id=run_id, report=report)
+            result = maintain(spark, settings, targets, orphans=orphans_due(spark, settings), run_id=run_id, report=report)
         return AfterRun(result, None)
     except WarehouseBusy as exc:
         return AfterRun(None, f"maintenance after the run skipped: {exc}")
@@ -194,6 +201,8 @@ def _maintain_table(
             found = steps.remove_orphan_files(spark, settings, name, older_than=orphans_before, dry_run=True)
             actions += [f"would remove {len(found)} orphan files"] if found else []
         return TableMaintenance(name, tuple(actions), facts.stats, facts.stats, time.monotonic() - started)
+    if todo.set_properties:
+        actions.append(steps.set_properties(spark, settings, name, todo.set_properties))
     if todo.compact:
         actions.append(steps.compact(spark, settings, name, policy, sort=facts.sorted, with_deletes=todo.rewrite_deletes_with_data)
                        + f" ({todo.compact})")
@@ -218,11 +227,12 @@ def _would(todo: Plan) -> list[str]:
     found += ["would rewrite position deletes"] if todo.rewrite_deletes else []
     found += [f"would expire {todo.expirable} snapshots"] if todo.expire_before_ms is not None else []
     found += ["would rewrite manifests"] if todo.rewrite_manifests else []
+    found += [f"would set {', '.join(todo.set_properties)}"] if todo.set_properties else []
     return found
 
 
 def record(spark: SparkSession, settings: LakehouseSettings, result: MaintenanceResult) -> None:
-    """One `ops.maintenance` row per table: an append, which needs no table lock."""
+    """One `ops.maintenance` row per table, and one per dropped table's folder."""
     if not result.tables and not result.leftovers:
         return
     ensure_ops_tables(spark, settings)
@@ -240,4 +250,7 @@ def record(spark: SparkSession, settings: LakehouseSettings, result: Maintenance
         counts = [value for pair in zip(before, after, strict=True) for value in pair]
         rows.append((result.run_id, gone.path.removeprefix(root), result.dry_run, True,
                      f"{verb} the folder of a dropped table or namespace", 0.0, *counts, now))
-    spark.createDataFrame(rows, spark_ddl("maintenance")).writeTo(TableName(OPS, "maintenance").sql(settings)).append()
+    target = TableName(OPS, "maintenance")
+    # Crash recovery sweeps the table's uncommitted files under this lock: the append's must not be among them.
+    with table_lock(settings, str(target), "maintenance record", wait_seconds=settings.maintenance.lock_wait_seconds):
+        spark.createDataFrame(rows, spark_ddl("maintenance")).writeTo(target.sql(settings)).append()

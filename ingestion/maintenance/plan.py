@@ -8,7 +8,9 @@ reads for a healthy table and no Spark job:
 - expiry when a snapshot is older than the retention, not among a branch's newest
   `retain_last`, not a branch or tag head, and not the newest one carrying a source
   position or anything after it (the next extract starts from that position);
-- a manifest rewrite when the current snapshot has more than `manifests_max`.
+- a manifest rewrite when the current snapshot has more than `manifests_max`;
+- table properties that make each commit delete the metadata JSON files beyond
+  `metadata_versions`, when the table lacks them (once; a Gold table after each rebuild).
 """
 
 from __future__ import annotations
@@ -34,10 +36,7 @@ class Plan:
     expire_before_ms: int | None  # expire snapshots older than this (None: nothing to expire)
     expirable: int  # snapshots that expiry would remove
     rewrite_manifests: bool
-
-    @property
-    def has_work(self) -> bool:
-        return bool(self.compact or self.rewrite_deletes or self.expire_before_ms is not None or self.rewrite_manifests)
+    set_properties: dict[str, str]  # table properties to set (empty: they are right)
 
 
 def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime) -> Plan:
@@ -52,7 +51,17 @@ def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime) -> Plan:
         expire_before_ms=expire_before if expirable else None,
         expirable=expirable,
         rewrite_manifests=facts.manifests > policy.manifests_max,
+        set_properties=metadata_properties(facts.properties, policy),
     )
+
+
+def metadata_properties(current: dict[str, str], policy: TablePolicy) -> dict[str, str]:
+    """The metadata-log properties the table lacks."""
+    wanted = {
+        "write.metadata.delete-after-commit.enabled": "true",
+        "write.metadata.previous-versions-max": str(policy.metadata_versions),
+    }
+    return {key: value for key, value in wanted.items() if current.get(key) != value}
 
 
 def registered_in_place(facts: TableFacts) -> bool:

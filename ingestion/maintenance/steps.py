@@ -59,6 +59,12 @@ def rewrite_manifests(spark: SparkSession, settings: LakehouseSettings, name: Ta
     return f"rewrote {row['rewritten_manifests_count']} manifests into {row['added_manifests_count']}"
 
 
+def set_properties(spark: SparkSession, settings: LakehouseSettings, name: TableName, properties: dict[str, str]) -> str:
+    pairs = ", ".join(f"{_string(key).sql('spark')} = {_string(value).sql('spark')}" for key, value in properties.items())
+    spark.sql(f"ALTER TABLE {name.sql(settings)} SET TBLPROPERTIES ({pairs})")
+    return "set " + ", ".join(f"{key}={value}" for key, value in properties.items())
+
+
 def remove_orphan_files(
     spark: SparkSession, settings: LakehouseSettings, name: TableName, *, older_than: dt.datetime, dry_run: bool
 ) -> list[str]:

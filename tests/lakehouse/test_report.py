@@ -71,6 +71,15 @@ def _with_records(catalog: SqlCatalog) -> SqlCatalog:
         ("r2", D(4), orders, "coupon_code", None, "string", T(4, 1)),
         ("r2", D(4), orders, "quantity", "int", "bigint", T(4, 1)),
     ])
+    # Two maintenance runs over two Silver tables; a dropped table's folder and a dry run are not table health.
+    counts = lambda before, after: [v for pair in zip(before, after, strict=True) for v in pair]  # noqa: E731
+    _write(catalog, "ops.maintenance", OPS_TABLES["maintenance"], [
+        ("m1", orders, False, True, "compacted", 2.0, *counts((30, 40, 0, 9, 12, 90, 900), (8, 4, 0, 9, 1, 60, 800)), T(4, 2)),
+        ("m1", "silver.customers", False, True, "expired", 1.0, *counts((10, 5, 0, 9, 3, 20, 200), (6, 5, 0, 9, 3, 18, 190)), T(4, 2)),
+        ("m1", "gold/x__dbt_tmp-1", False, True, "removed", 0.0, *counts((0, 0, 0, 0, 0, 3, 30), (0,) * 7), T(4, 2)),
+        ("m2", orders, True, True, "would compact", 1.0, *counts((99,) * 7, (99,) * 7), T(5, 1)),
+        ("m3", orders, False, False, "expired", 1.0, *counts((20, 6, 0, 9, 2, 70, 850), (9, 6, 0, 9, 2, 65, 820)), T(5, 4)),
+    ])
     quarantine = pa.schema([("table_name", pa.string()), ("run_date", pa.date32()), ("reason", pa.string())])
     _write(catalog, "silver.quarantine", quarantine, [
         ("orders", D(1), "unparseable: truncated line at column 3"),
@@ -174,6 +183,12 @@ def test_report_from_real_iceberg_tables_draws_every_chart_with_its_data(ops_cat
 
     traces, _ = report.plot("stage-seconds")
     assert _trace(traces, "silver")["y"] == [10.0, 20.0, 20.0]
+
+    # Per maintenance run, the layer's sums before then after; the dry run and the dropped table's folder are left out.
+    traces, _ = report.plot("table-health")
+    snapshots, data_files = [t for t in traces if t["name"] == "silver"]
+    assert snapshots["y"] == [40, 14, 20, 9]
+    assert data_files["y"] == [45, 9, 6, 6]
 
     # The summary names the skipped day with the command that fills it, and the lateness warning.
     assert "lakehouse backfill --from 2026-03-03 --to 2026-03-03" in text
