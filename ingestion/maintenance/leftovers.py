@@ -43,7 +43,11 @@ def find_leftovers(catalog: Catalog, warehouse_uri: str, older_than: dt.datetime
     live = set()
     for namespace in namespaces:
         live |= {local_path(catalog.load_table(ident).metadata.location) for ident in catalog.list_tables(namespace)}
-        live |= {local_path(catalog.load_view(ident).metadata.location) for ident in catalog.list_views(namespace)}
+        try:
+            views = catalog.list_views(namespace)
+        except NotImplementedError:  # a catalog that cannot list views: a view's folder could look dropped
+            return []
+        live |= {local_path(catalog.load_view(ident).metadata.location) for ident in views}
     live = {path.rstrip("/") for path in live}
 
     found = []
