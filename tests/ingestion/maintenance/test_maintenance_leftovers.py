@@ -63,7 +63,7 @@ def test_only_old_unreferenced_iceberg_folders_are_leftovers(tmp_path: Path) -> 
     dropped_namespace = warehouse / "scratch"
     table_folder(dropped_namespace / "t1-1")
     table_folder(dropped_namespace / "t2-2", data=False)
-    for folder in (dropped, empty_tmp, foreign, linked, dropped_namespace):
+    for folder in (dropped, empty_tmp, foreign, linked, dropped_namespace, outside):
         age(folder, 10)
 
     found = {Path(leftover.path): leftover for leftover in find_leftovers(catalog, warehouse.as_uri(), SAFETY)}
