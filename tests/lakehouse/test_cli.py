@@ -48,3 +48,24 @@ def test_bad_setting_is_one_red_line_without_traceback(tmp_path: Path, monkeypat
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "invalid setting 'catalog.backend'" in result.output and "LAKEHOUSE_CATALOG__BACKEND" in result.output
+
+
+def test_maintain_without_a_catalog_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_CATALOG__PORT", "1")  # nothing listens there
+    result = runner.invoke(app, ["maintain", "--dry-run"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == "error: rest-catalog not running: start the stack with `lakehouse up`"
+
+
+def test_a_second_maintenance_is_refused_naming_the_first(tmp_path: Path, monkeypatch) -> None:
+    from catalog.run_lock import maintenance_lock
+    from catalog.settings import load_settings
+
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    with maintenance_lock(load_settings(), "lakehouse maintain silver"):
+        result = runner.invoke(app, ["maintain"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("error: another table maintenance holds") and "lakehouse maintain silver" in line

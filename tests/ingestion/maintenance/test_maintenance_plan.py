@@ -139,3 +139,24 @@ def test_a_table_override_changes_only_what_it_names() -> None:
     assert settings.maintenance.policy("silver", "customers").retain_days == 7
     with pytest.raises(ConfigError, match="layer.table"):
         load_settings(maintenance={"tables": {"orders": {"retain_days": 30}}})
+
+
+def test_targets_name_layers_or_tables_and_a_wrong_one_is_one_line(tmp_path) -> None:
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from ingestion.maintenance.job import resolve_targets
+
+    catalog = SqlCatalog("t", uri=f"sqlite:///{tmp_path / 'c.db'}", warehouse=(tmp_path / "w").as_uri())
+    for namespace, table in (("silver", "orders"), ("silver", "customers"), ("gold", "fct_orders"), ("scratch", "x")):
+        catalog.create_namespace_if_not_exists(namespace)
+        catalog.create_table((namespace, table), schema=pa.schema([("id", pa.int64())]))
+    everything = resolve_targets(catalog, [])
+    assert [str(name) for name in everything] == ["silver.customers", "silver.orders", "gold.fct_orders"]  # layers only
+    assert [str(name) for name in resolve_targets(catalog, ["gold", "silver.orders", "silver"])] == [
+        "gold.fct_orders", "silver.orders", "silver.customers",
+    ]
+    with pytest.raises(ConfigError, match=r"no such table; `lakehouse maintain silver` maintains every silver table"):
+        resolve_targets(catalog, ["silver.nope"])
+    with pytest.raises(ConfigError, match="name a layer"):
+        resolve_targets(catalog, ["scratch.x"])

@@ -10,9 +10,11 @@ import pytest
 from pyspark.sql import types as T
 
 from catalog.naming import BRONZE, TableName
-from catalog.settings import LakehouseSettings
+from catalog.iceberg_catalog import iceberg_catalog
+from catalog.settings import LakehouseSettings, LayerPolicies, MaintenanceSettings, TablePolicy
 from ingestion.bronze import tables
 from ingestion.bronze.columns import LINE_NUMBER, METADATA_COLUMNS, METADATA_SCHEMA
+from ingestion.maintenance import maintain
 from ingestion.sources.commit import bronze_frame, commit_rows, committed_position
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 
@@ -75,3 +77,26 @@ def test_a_file_table_with_int_line_numbers_is_widened_to_long(spark, settings: 
     name = TableName(BRONZE, source).sql(settings)
     assert spark.table(name).schema[LINE_NUMBER].dataType == T.LongType()
     assert spark.table(name).first()[LINE_NUMBER] == big_offset
+
+
+@pytest.mark.integration
+def test_maintenance_keeps_the_snapshot_that_carries_the_position(spark, settings: LakehouseSettings) -> None:
+    """Expiry that kept only the newest snapshot would cut main's line above the position, and the
+    next extract would start over: it keeps the positioned snapshot and everything after it."""
+    source = "positioned_maintained"
+    name = TableName(BRONZE, source)
+    assert commit_rows(spark, settings, source, _rows(spark, 1), {"0": 1}) == 1
+    assert commit_rows(spark, settings, source, _rows(spark, 2, 3), {"0": 3}) == 2
+    for i in range(4, 10):  # snapshots without a position: another writer, maintenance
+        _rows(spark, i).writeTo(name.sql(settings)).append()
+    strict = settings.model_copy(update={"maintenance": MaintenanceSettings(layers=LayerPolicies(bronze=TablePolicy(retain_last=1)))})
+    catalog = iceberg_catalog(settings)
+    first, positioned = sorted(catalog.load_table(name.identifier).metadata.snapshots, key=lambda s: s.sequence_number)[:2]
+
+    result = maintain(spark, strict, [str(name)], orphans=False, as_of=dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+
+    assert committed_position(strict, source) == {"0": 3}
+    left = {s.snapshot_id for s in catalog.load_table(name.identifier).metadata.snapshots}
+    assert "expired 1 snapshots" in result.tables[0].summary
+    assert first.snapshot_id not in left and positioned.snapshot_id in left
+    assert spark.table(name.sql(settings)).count() == 9
