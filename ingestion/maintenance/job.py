@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
 
 from catalog.errors import ConfigError
@@ -89,8 +90,11 @@ def maintain(
         started = time.monotonic()
         key = GOLD if name.namespace == GOLD else str(name)  # dbt builds Gold as one (lakehouse/gold.py)
         with table_lock(settings, key, f"maintain {name}", wait_seconds=settings.maintenance.lock_wait_seconds):
-            done.append(_maintain_table(spark, settings, catalog, name, dry_run=dry_run, orphans=orphans,
-                                        as_of=as_of, orphans_before=orphans_before, started=started))
+            try:
+                done.append(_maintain_table(spark, settings, catalog, name, dry_run=dry_run, orphans=orphans,
+                                            as_of=as_of, orphans_before=orphans_before, started=started))
+            except NoSuchTableError:  # dropped while we waited for it (a dbt build's __dbt_tmp relation)
+                report(f"{name} was dropped meanwhile: skipped")
     found: list[leftovers.Leftover] = []
     if orphans and not targets:
         found = leftovers.find_leftovers(catalog, settings.warehouse_uri, orphans_before)

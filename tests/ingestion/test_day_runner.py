@@ -12,8 +12,13 @@ import pytest
 from ingestion import day_runner
 from ingestion.bronze.landing import landing_days
 from ingestion.day_runner import DayBatch, day_batches, run_batches
+from catalog.settings import load_settings
+from ingestion.maintenance import AfterRun
 from ingestion.pipeline import DayResult
 from ingestion.silver.publish import SilverCommit
+
+# The runner reads only maintenance.after_run from the settings; the fakes below ignore them.
+SETTINGS = load_settings(maintenance={"after_run": False})
 
 
 def day(n: int) -> dt.date:
@@ -84,8 +89,14 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list:
         commit = SilverCommit("orders", day, 1, 1, 0, 1, 0, (), 1.0, 1, warnings=(f"warned on {day}",))
         return DayResult(day, (), (commit,), {}, first_day=since if since != day else None)
 
+    def after_run(spark, settings, run_id, report):
+        events.append(("maintained", run_id))
+        report("maintain silver.orders")
+        return AfterRun(None, "maintenance after the run failed (the run's data is committed): boom")
+
     monkeypatch.setattr(day_runner, "record_run", record_run)
     monkeypatch.setattr(day_runner, "run_day", run_day)
+    monkeypatch.setattr(day_runner, "after_run", after_run)
     return events
 
 
@@ -95,7 +106,7 @@ FAILING_DAY = day(29)
 def test_batches_run_in_order_each_recorded_before_the_next_starts(events: list) -> None:
     batches = day_batches(landing_days(day(1), day(28)), 1)
     done = []
-    run = run_batches(None, None, "backfill", batches, window_days=5, batch_done=lambda result: done.append(result.day))  # type: ignore[arg-type]
+    run = run_batches(None, SETTINGS, "backfill", batches, window_days=5, batch_done=lambda result: done.append(result.day))  # type: ignore[arg-type]
     assert events == [
         ("run started", "backfill", day(1), day(28)),
         ("run_day", day(1), day(27), 5), ("recorded", day(1), day(27)),
@@ -111,13 +122,13 @@ def test_batches_run_in_order_each_recorded_before_the_next_starts(events: list)
 def test_each_message_names_its_batch(events: list) -> None:
     heard = []
     batches = [DayBatch(day(1), day(2)), DayBatch(day(3), day(3))]
-    run_batches(None, None, "demo", batches, report=lambda batch, message: heard.append((batch, message)))  # type: ignore[arg-type]
+    run_batches(None, SETTINGS, "demo", batches, report=lambda batch, message: heard.append((batch, message)))  # type: ignore[arg-type]
     assert heard == [(batches[0], "2026-01-02 bronze warehouse_orders"), (batches[1], "2026-01-03 bronze warehouse_orders")]
 
 
 def test_a_failed_batch_stops_the_run_which_keeps_the_batches_before(events: list) -> None:
     with pytest.raises(RuntimeError, match="2026-01-29 failed"):
-        run_batches(None, None, "backfill", day_batches(landing_days(day(28), day(30)), 3))  # type: ignore[arg-type]
+        run_batches(None, SETTINGS, "backfill", day_batches(landing_days(day(28), day(30)), 3))  # type: ignore[arg-type]
     assert events == [
         ("run started", "backfill", day(28), day(30)),
         ("run_day", day(28), day(28), None), ("recorded", day(28), day(28)),
@@ -131,9 +142,24 @@ def test_a_failing_batch_done_stops_the_run_after_recording_its_batch(events: li
         raise RuntimeError("trino failed to start")
 
     with pytest.raises(RuntimeError, match="trino failed to start"):
-        run_batches(None, None, "demo", day_batches(landing_days(day(1), day(2)), 2), batch_done=check)  # type: ignore[arg-type]
+        run_batches(None, SETTINGS, "demo", day_batches(landing_days(day(1), day(2)), 2), batch_done=check)  # type: ignore[arg-type]
     assert events == [
         ("run started", "demo", day(1), day(2)),
         ("run_day", day(1), day(1), None), ("recorded", day(1), day(1)),
         ("run failed", "trino failed to start"),
     ]
+
+
+def test_maintenance_follows_the_last_batch_inside_the_run_and_never_fails_it(events: list) -> None:
+    """With maintenance.after_run (or maintain_after=True) the tables are maintained once, after the
+    last batch and before the run records its end; a maintenance that failed is a warning."""
+    heard = []
+    batches = day_batches(landing_days(day(1), day(3)), 1)
+    on = load_settings(maintenance={"after_run": True})
+    run = run_batches(None, on, "backfill", batches, report=lambda batch, message: heard.append((batch, message)))  # type: ignore[arg-type]
+    assert events[-3:] == [("recorded", day(3), day(3)), ("maintained", "run-1"), ("run succeeded",)]
+    assert heard[-1] == (batches[-1], "maintain silver.orders")
+    assert run.warnings[-1] == "maintenance after the run failed (the run's data is committed): boom"
+    events.clear()
+    run_batches(None, on, "backfill", batches, maintain_after=False)  # type: ignore[arg-type]
+    assert ("maintained", "run-1") not in events

@@ -79,6 +79,9 @@ def test_demo_builds_every_layer_with_trino_booting_behind_spark(tmp_path: Path)
         assert _count(rf"iceberg\.gold\.{mart}\s*│\s*([\d,]+)", output) > 0, mart
     passed, tests = (int(n) for n in re.search(r"dbt tests (\d+)/(\d+) passed", output).groups())  # type: ignore[union-attr]
     assert tests > 0 and passed == tests
-    assert re.search(r"time: services \d+ s, generate \d+ s, pipeline \d+ s, gold \d+ s", output)
+    assert re.search(r"time: services \d+ s, generate \d+ s, pipeline \d+ s, gold \d+ s, maintenance \d+ s", output)
+    # Maintenance after Gold (maintenance.after_run, on by default) went over every layer.
+    checked = _count(r"maintenance: \d+ of (\d+) tables had work; snapshots", output)
+    assert checked >= len(gold_marts()) + 16  # Gold, Bronze and Silver, ops
     # The demo's Trino recorded the AOT cache, written as it stopped.
     assert aot_cache.is_file()
