@@ -212,6 +212,8 @@ def _maintain_table(
                        + f" ({todo.compact})")
     if todo.rewrite_deletes:
         actions.append(steps.rewrite_position_deletes(spark, settings, name))
+    if todo.compact or todo.rewrite_deletes:  # their snapshots count towards retain_last: decide expiry anew
+        todo = plan(table_facts(catalog.load_table(name.identifier), name), policy, as_of)
     if todo.expire_before_ms is not None:
         snapshots = len(catalog.load_table(name.identifier).metadata.snapshots)
         deleted = steps.expire_snapshots(spark, settings, name, before_ms=todo.expire_before_ms, retain_last=policy.retain_last)
