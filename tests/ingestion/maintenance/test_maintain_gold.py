@@ -37,7 +37,8 @@ def probe(stack: LakehouseSettings) -> Iterator[str]:
                      f"FROM UNNEST(sequence(1, {ROWS})) AS t(x)")
         for k in range(3):
             _run(cursor, f"DELETE FROM {table} WHERE id % 13 = {k}")
-        _run(cursor, f"UPDATE {table} SET amount = amount + 1 WHERE bucket = 3")
+        for bucket in (3, 5, 7):
+            _run(cursor, f"UPDATE {table} SET amount = amount + 1 WHERE bucket = {bucket}")
         try:
             yield table
         finally:
