@@ -233,7 +233,7 @@ def _would(todo: Plan) -> list[str]:
     found += ["would rewrite position deletes"] if todo.rewrite_deletes else []
     found += [f"would expire {todo.expirable} snapshots"] if todo.expire_before_ms is not None else []
     found += ["would rewrite manifests"] if todo.rewrite_manifests else []
-    found += [f"would set {', '.join(todo.set_properties)}"] if todo.set_properties else []
+    found += ["would cap the metadata log (write.metadata.*)"] if todo.set_properties else []
     return found
 
 

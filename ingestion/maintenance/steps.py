@@ -62,7 +62,7 @@ def rewrite_manifests(spark: SparkSession, settings: LakehouseSettings, name: Ta
 def set_properties(spark: SparkSession, settings: LakehouseSettings, name: TableName, properties: dict[str, str]) -> str:
     pairs = ", ".join(f"{_string(key).sql('spark')} = {_string(value).sql('spark')}" for key, value in properties.items())
     spark.sql(f"ALTER TABLE {name.sql(settings)} SET TBLPROPERTIES ({pairs})")
-    return "set " + ", ".join(f"{key}={value}" for key, value in properties.items())
+    return "metadata log capped (write.metadata.*)"
 
 
 def remove_orphan_files(
