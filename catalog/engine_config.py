@@ -79,6 +79,8 @@ def spark_conf(settings: LakehouseSettings, endpoints: Endpoints, *, ivy_dir: Pa
         f"{prefix}.cache-enabled": "false",
         # Trino 476 reads v3 tables only partially; keep every engine on v2.
         f"{prefix}.table-default.format-version": "2",
+        # Each commit writes a metadata JSON holding every snapshot: keep only the newest few.
+        **{f"{prefix}.table-default.{key}": value for key, value in metadata_log_properties(settings).items()},
         "spark.sql.defaultCatalog": name,
         # Timestamps are instants; rendering them in the machine's zone would make
         # the same row print differently in Spark and Trino.
@@ -524,3 +526,11 @@ def _compose_file(settings: LakehouseSettings, catalog_name: str) -> str:
     }
     header = "# Rendered by `lakehouse config docker` from the settings; edit the settings, not this file.\n"
     return header + yaml.safe_dump(compose, sort_keys=False)
+
+
+def metadata_log_properties(settings: LakehouseSettings) -> dict[str, str]:
+    """Table properties that make each commit delete the metadata JSON files beyond `maintenance.metadata_versions`."""
+    return {
+        "write.metadata.delete-after-commit.enabled": "true",
+        "write.metadata.previous-versions-max": str(settings.maintenance.metadata_versions),
+    }

@@ -267,7 +267,6 @@ class TablePolicyOverride(_Section):
     compact_min_files: int | None = Field(default=None, ge=2)
     delete_file_ratio: float | None = Field(default=None, gt=0)
     manifests_max: int | None = Field(default=None, ge=2)
-    metadata_versions: int | None = Field(default=None, ge=1)
 
 
 class TablePolicy(_Section):
@@ -287,9 +286,6 @@ class TablePolicy(_Section):
     delete_file_ratio: float = Field(default=0.1, gt=0)
     # Manifests of the current snapshot above which they are rewritten into few.
     manifests_max: int = Field(default=10, ge=2)
-    # Metadata JSON files kept per table: each commit writes one, and Iceberg deletes the oldest
-    # beyond this (write.metadata.delete-after-commit). Time travel needs snapshots, not these.
-    metadata_versions: int = Field(default=20, ge=1)
 
     def merged(self, override: TablePolicyOverride | None) -> TablePolicy:
         return self if override is None else self.model_copy(update=override.model_dump(exclude_none=True))
@@ -316,6 +312,10 @@ class MaintenanceSettings(_Section):
     orphan_every_hours: float = Field(default=24.0, ge=0)
     # How long maintenance waits for a table that a pipeline job or a Gold build is writing.
     lock_wait_seconds: float = Field(default=600.0, ge=0)
+    # Metadata JSON files kept per table: each commit writes one, and Iceberg deletes the oldest
+    # beyond this (write.metadata.delete-after-commit). Time travel needs snapshots, not these.
+    # Set on every table Spark creates (catalog default) and by maintenance on the others (Gold).
+    metadata_versions: int = Field(default=10, ge=1)
     layers: LayerPolicies = Field(default_factory=LayerPolicies)
     # Per table, `namespace.table` (e.g. `silver.orders: {retain_days: 30}`): what differs from its layer.
     tables: dict[str, TablePolicyOverride] = Field(default_factory=dict)

@@ -22,6 +22,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
 
+from catalog.engine_config import metadata_log_properties
 from catalog.errors import ConfigError
 from catalog.iceberg_catalog import iceberg_catalog
 from catalog.naming import BRONZE, GOLD, OPS, SILVER, TableName
@@ -197,7 +198,8 @@ def _maintain_table(
 ) -> TableMaintenance:
     policy = settings.maintenance.policy(name.namespace, name.table)
     facts = table_facts(catalog.load_table(name.identifier), name)
-    todo = plan(facts, policy, as_of)
+    log = metadata_log_properties(settings)
+    todo = plan(facts, policy, as_of, log)
     actions = [todo.compact_skipped] if todo.compact_skipped else []
     if dry_run:
         actions += _would(todo)
@@ -210,10 +212,11 @@ def _maintain_table(
     if todo.compact:
         actions.append(steps.compact(spark, settings, name, policy, sort=facts.sorted, with_deletes=todo.rewrite_deletes_with_data)
                        + f" ({todo.compact})")
+        # What is left to do is decided anew: the deletes it applied, its snapshot (which counts towards retain_last).
+        todo = plan(table_facts(catalog.load_table(name.identifier), name), policy, as_of, log)
     if todo.rewrite_deletes:
         actions.append(steps.rewrite_position_deletes(spark, settings, name))
-    if todo.compact or todo.rewrite_deletes:  # their snapshots count towards retain_last: decide expiry anew
-        todo = plan(table_facts(catalog.load_table(name.identifier), name), policy, as_of)
+        todo = plan(table_facts(catalog.load_table(name.identifier), name), policy, as_of, log)
     if todo.expire_before_ms is not None:
         snapshots = len(catalog.load_table(name.identifier).metadata.snapshots)
         deleted = steps.expire_snapshots(spark, settings, name, before_ms=todo.expire_before_ms, retain_last=policy.retain_last)

@@ -9,8 +9,9 @@ reads for a healthy table and no Spark job:
   `retain_last`, not a branch or tag head, and not the newest one carrying a source
   position or anything after it (the next extract starts from that position);
 - a manifest rewrite when the current snapshot has more than `manifests_max`;
-- table properties that make each commit delete the metadata JSON files beyond
-  `metadata_versions`, when the table lacks them (once; a Gold table after each rebuild).
+- the properties that make each commit delete the metadata JSON files beyond
+  `maintenance.metadata_versions`, when a table lacks them (one Spark did not create:
+  Gold, after each rebuild).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Plan:
     set_properties: dict[str, str]  # table properties to set (empty: they are right)
 
 
-def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime) -> Plan:
+def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime, metadata_log: dict[str, str]) -> Plan:
+    """`metadata_log`: the properties every table should have (`catalog.engine_config.metadata_log_properties`)."""
     compact, skipped, with_deletes = _compaction(facts, policy)
     expire_before, expirable = _expiry(facts, policy, as_of)
     position_deletes = sum(1 for f in facts.files if f.content == POSITION_DELETES)
@@ -51,17 +53,8 @@ def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime) -> Plan:
         expire_before_ms=expire_before if expirable else None,
         expirable=expirable,
         rewrite_manifests=facts.manifests > policy.manifests_max,
-        set_properties=metadata_properties(facts.properties, policy),
+        set_properties={key: value for key, value in metadata_log.items() if facts.properties.get(key) != value},
     )
-
-
-def metadata_properties(current: dict[str, str], policy: TablePolicy) -> dict[str, str]:
-    """The metadata-log properties the table lacks."""
-    wanted = {
-        "write.metadata.delete-after-commit.enabled": "true",
-        "write.metadata.previous-versions-max": str(policy.metadata_versions),
-    }
-    return {key: value for key, value in wanted.items() if current.get(key) != value}
 
 
 def registered_in_place(facts: TableFacts) -> bool:

@@ -11,9 +11,15 @@ from catalog.naming import TableName
 from catalog.settings import TablePolicy, load_settings
 from ingestion.maintenance.facts import DATA, POSITION_DELETES, FileFacts, RefFacts, SnapshotFacts, TableFacts
 from ingestion.maintenance.job import check_time_travel_promise
-from ingestion.maintenance.plan import metadata_properties, plan
+from catalog.engine_config import metadata_log_properties
+from ingestion.maintenance.plan import plan as plan_with_log
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+LOG = metadata_log_properties(load_settings(maintenance={"metadata_versions": 20}))
+
+
+def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime):
+    return plan_with_log(facts, policy, as_of, LOG)
 MB = 1024 * 1024
 LOCATION = "file:///w/silver/orders"
 
@@ -28,7 +34,7 @@ def facts(files=(), snapshots=(), refs=None, location=LOCATION, manifests=1, pro
         refs = (RefFacts("main", snapshots[-1].snapshot_id, True),) if snapshots else ()
     return TableFacts(
         TableName("silver", "orders"), location, tuple(files), manifests, snapshots, tuple(refs), sorted=False,
-        properties=properties if properties is not None else metadata_properties({}, TablePolicy()), stored_files=0, stored_bytes=0,
+        properties=properties if properties is not None else LOG, stored_files=0, stored_bytes=0,
     )
 
 
@@ -103,7 +109,7 @@ def test_expiry_keeps_tags_branches_and_the_newest_source_position() -> None:
 
 
 def test_manifests_are_rewritten_past_the_limit_and_metadata_properties_set_once() -> None:
-    policy = TablePolicy(manifests_max=10, metadata_versions=20)
+    policy = TablePolicy(manifests_max=10)
     assert not plan(facts(manifests=10), policy, NOW).rewrite_manifests
     assert plan(facts(manifests=11), policy, NOW).rewrite_manifests
     assert plan(facts(properties={}), policy, NOW).set_properties == {
