@@ -1,6 +1,7 @@
 """Longevity, in the style of LST-Bench: does a lakehouse stay as fast after a month of daily runs?
 
-    .venv/bin/python benchmarks/bench_longevity.py [--scale 0.02] [--history-days 365] [--rounds 30] [--repeat 3]
+    .venv/bin/python benchmarks/bench_longevity.py [--scale 0.02] [--history-days 365] [--rounds 30]
+        [--repeat 3] [--warmup 1]
 
 One run, in a temporary home with its own REST catalog and Trino (ports 39181 and 39080),
 sources from landing files (`pipeline.sources=files`) and no maintenance after a run
@@ -9,17 +10,18 @@ sources from landing files (`pipeline.sources=files`) and no maintenance after a
 1. Generate `history-days + rounds + 3` days of sources (`generate_sources`, seed 42; late
    corrections and duplicates included). Load the first `history-days` as one catch-up
    batch (`run_batches(..., "backfill", ...)`), then build Gold (`build_gold`, dbt on Trino).
-2. Point *fresh*: the analyst query pack (`sql/*.sql`) through Trino, `--repeat` rounds
-   over the whole pack, median per query; the pack total is the sum of those medians. Its
-   one parameter, the time-travel point of `time_travel_orders` ("2 minutes ago", which
-   may predate a fast backfill), is pinned with sqlglot to the start of the last round (the
-   state one day back; fresh: the end of the backfill, so no change). Then the tables'
-   shape per layer: metadata bytes (each table's metadata folder: metadata JSON, manifest
-   lists, manifests), snapshots, data and delete files of the current snapshots, and every
-   file under the warehouse folder.
+2. Point *fresh*: the analyst query pack (`sql/*.sql`) through Trino: `--warmup` discarded
+   rounds over the whole pack, then `--repeat` timed ones; median per query, and the pack
+   total is the sum of those medians. The pack's one parameter, the time-travel point of
+   `time_travel_orders` ("2 minutes ago", which may predate a fast backfill), is pinned with
+   sqlglot to the start of the last round (the state one day back; fresh: the end of the
+   backfill, so no change). Then the shape of every namespace: metadata bytes (each table's
+   metadata folder: metadata JSON, manifest lists, manifests), snapshots, data and delete
+   files of the current snapshots, and the folders and files under the warehouse (dropped
+   tables' folders and dbt's view namespaces included).
 3. `--rounds` daily rounds: `run_batches` for one day, then `build_gold`. A day's Silver
    cost is the sum of its Silver jobs' seconds (`DayResult.seconds`); with two jobs at once
-   (`pipeline.parallel_jobs`) that sum is CPU-ish time, not wall time.
+   (`pipeline.parallel_jobs`), overlapping jobs both count: the jobs' time, not the day's wall time.
 4. Point *after N rounds*: the same pack and measurements.
 5. `maintain` on every layer. Snapshots carry the real clock, so all rounds happened within
    the last hour or so; one round stands for one day by moving `as_of` ahead: the retention
@@ -95,7 +97,9 @@ class LayerShape:
     metadata_json_bytes: int = 0
     metadata_avro_bytes: int = 0  # manifest lists and manifests
     metadata_files: int = 0
-    warehouse_files: int = 0  # everything under <warehouse>/<layer>, dropped tables' folders included
+    metadata_json_files: int = 0
+    warehouse_folders: int = 0  # table (or view) folders under <warehouse>/<namespace>, dropped ones included
+    warehouse_files: int = 0  # everything under <warehouse>/<namespace>
     warehouse_bytes: int = 0
 
     @property
@@ -119,6 +123,7 @@ class Point:
         return sum(self.query_medians.values())
 
     def total(self, attribute: str) -> int:
+        """Over every namespace: the maintained layers and dbt's view namespaces."""
         return sum(getattr(shape, attribute) for shape in self.layers.values())
 
 
@@ -140,18 +145,20 @@ def pinned(sql: str, travel_to: dt.datetime) -> str:
     return tree.sql(dialect="trino")
 
 
-def run_query_pack(settings: LakehouseSettings, repeat: int, travel_to: dt.datetime) -> dict[str, list[float]]:
-    """Each query of sql/ as an analyst runs it: execute and fetch every row; `repeat` rounds over the pack."""
+def run_query_pack(settings: LakehouseSettings, repeat: int, warmup: int, travel_to: dt.datetime) -> dict[str, list[float]]:
+    """Each query of sql/ as an analyst runs it: execute and fetch every row; `warmup` discarded
+    rounds over the pack, then `repeat` timed ones."""
     queries = {path.stem: pinned(path.read_text(), travel_to) for path in sorted(SQL_DIR.glob("*.sql"))}
     runs: dict[str, list[float]] = {name: [] for name in queries}
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
-        for _ in range(repeat):
+        for round_number in range(warmup + repeat):
             for name, sql in queries.items():
                 started = time.perf_counter()
                 cursor.execute(sql)
                 rows = cursor.fetchall()
-                runs[name].append(time.perf_counter() - started)
+                if round_number >= warmup:
+                    runs[name].append(time.perf_counter() - started)
                 if not rows:
                     raise SystemExit(f"{name} returned no rows")
     return runs
@@ -160,9 +167,14 @@ def run_query_pack(settings: LakehouseSettings, repeat: int, travel_to: dt.datet
 def measure_layers(settings: LakehouseSettings) -> dict[str, LayerShape]:
     """Every table's shape from its metadata (`table_facts`, the facts maintenance plans from) and its metadata folder."""
     catalog = iceberg_catalog(settings)
-    layers = {layer: LayerShape() for layer in LAYERS}
+    # The maintained layers, then any other namespace with a folder (dbt's view namespaces).
+    others = sorted(path.name for path in settings.warehouse_dir.iterdir() if path.is_dir() and path.name not in LAYERS)
+    layers = {layer: LayerShape() for layer in (*LAYERS, *others)}
     filesystem = pafs.LocalFileSystem()
     for layer, shape in layers.items():
+        folder = settings.warehouse_dir / layer
+        shape.warehouse_files, shape.warehouse_bytes = stored(str(folder))
+        shape.warehouse_folders = sum(1 for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else 0
         if not catalog.namespace_exists(layer):
             continue
         for identifier in catalog.list_tables(layer):
@@ -181,16 +193,16 @@ def measure_layers(settings: LakehouseSettings) -> dict[str, LayerShape]:
                     continue
                 shape.metadata_files += 1
                 if info.path.endswith(".metadata.json"):
+                    shape.metadata_json_files += 1
                     shape.metadata_json_bytes += info.size
                 else:
                     shape.metadata_avro_bytes += info.size
-        shape.warehouse_files, shape.warehouse_bytes = stored(str(settings.warehouse_dir / layer))
     return layers
 
 
-def measure(settings: LakehouseSettings, name: str, repeat: int, travel_to: dt.datetime) -> Point:
+def measure(settings: LakehouseSettings, name: str, args: argparse.Namespace, travel_to: dt.datetime) -> Point:
     """The query pack (time travel to `travel_to`) and the shape of every layer."""
-    point = Point(name, run_query_pack(settings, repeat, travel_to), measure_layers(settings))
+    point = Point(name, run_query_pack(settings, args.repeat, args.warmup, travel_to), measure_layers(settings))
     print(f"[{name}] query pack total {point.pack_total:.2f} s; "
           + ", ".join(f"{query} {seconds * 1000:.0f} ms" for query, seconds in point.query_medians.items()))
     print(f"[{name}] metadata {point.total('metadata_bytes'):,} B, snapshots {point.total('snapshots')}, "
@@ -296,12 +308,12 @@ def longevity(settings: LakehouseSettings, args: argparse.Namespace, phases: Pha
     points: list[Point] = []
     rounds: list[Round] = []
     with phases.phase("measure: fresh"):
-        points.append(measure(settings, "fresh", args.repeat, backfilled_at))
+        points.append(measure(settings, "fresh", args, backfilled_at))
     with phases.phase(f"{args.rounds} daily rounds"):
         for number, day in enumerate(daily[: args.rounds], start=1):
             rounds.append(run_round(spark, settings, number, day))
     with phases.phase(f"measure: after {args.rounds} rounds"):
-        points.append(measure(settings, f"after {args.rounds} rounds", args.repeat, rounds[-1].started_at))
+        points.append(measure(settings, f"after {args.rounds} rounds", args, rounds[-1].started_at))
 
     retain_days = settings.maintenance.layers.silver.retain_days
     # The last `retain_days` rounds fall within the retention, as they would after that many real days.
@@ -311,7 +323,7 @@ def longevity(settings: LakehouseSettings, args: argparse.Namespace, phases: Pha
         maintenance = maintain(spark, settings, as_of=as_of, report=lambda line: print(f"  {line}", flush=True))
     print_maintenance(maintenance)
     with phases.phase("measure: after maintain"):
-        points.append(measure(settings, "after maintain", args.repeat, rounds[args.rounds - 1].started_at))
+        points.append(measure(settings, "after maintain", args, rounds[args.rounds - 1].started_at))
     with phases.phase(f"{ROUNDS_AFTER_MAINTAIN} rounds after maintain"):
         for number, day in enumerate(daily[args.rounds:], start=args.rounds + 1):
             rounds.append(run_round(spark, settings, number, day))
@@ -343,11 +355,14 @@ def report(points: list[Point], rounds: list[Round], args: argparse.Namespace) -
     rows = [
         ("query pack total s (sum of per-query medians)", lambda p: p.pack_total, "{:.2f}"),
         ("a day's Silver s (median of 3 rounds)", lambda p: p.silver_day, "{:.1f}"),
-        ("metadata bytes (all layers)", lambda p: p.total("metadata_bytes"), "{:,}"),
+        ("metadata bytes (every table)", lambda p: p.total("metadata_bytes"), "{:,}"),
         ("data files, current snapshots", lambda p: p.total("data_files"), "{:,}"),
         ("delete files, current snapshots", lambda p: p.total("delete_files"), "{:,}"),
         ("snapshots", lambda p: p.total("snapshots"), "{:,}"),
+        ("metadata JSON files", lambda p: p.total("metadata_json_files"), "{:,}"),
         ("files under the warehouse", lambda p: p.total("warehouse_files"), "{:,}"),
+        ("bytes under the warehouse", lambda p: p.total("warehouse_bytes"), "{:,}"),
+        ("table folders under the warehouse", lambda p: p.total("warehouse_folders"), "{:,}"),
     ]
     print("\n| measure | " + " | ".join(p.name for p in points) + " |")
     print("|---|" + "---:|" * len(points))
@@ -355,15 +370,16 @@ def report(points: list[Point], rounds: list[Round], args: argparse.Namespace) -
         cells = [form.format(value(fresh))] + [f"{form.format(value(p))} ({ratio(value(p), value(fresh))})" for p in points[1:]]
         print(f"| {label} | " + " | ".join(cells) + " |")
 
-    print("\nper layer: metadata bytes (JSON + manifests/lists) / snapshots / data files / delete files / warehouse files")
-    print("| layer | " + " | ".join(p.name for p in points) + " |")
+    print("\nper namespace: metadata bytes (JSON + manifest lists and manifests) / metadata JSON files / snapshots / "
+          "data files / delete files / warehouse files in folders")
+    print("| namespace | " + " | ".join(p.name for p in points) + " |")
     print("|---|" + "---|" * len(points))
-    for layer in LAYERS:
+    for layer in points[-1].layers:
         cells = []
         for p in points:
-            s = p.layers[layer]
-            cells.append(f"{s.metadata_bytes:,} ({s.metadata_json_bytes:,} + {s.metadata_avro_bytes:,}) / {s.snapshots} / "
-                         f"{s.data_files} / {s.delete_files} / {s.warehouse_files}")
+            s = p.layers.get(layer, LayerShape())
+            cells.append(f"{s.metadata_bytes:,} ({s.metadata_json_bytes:,} + {s.metadata_avro_bytes:,}) / {s.metadata_json_files} / "
+                         f"{s.snapshots} / {s.data_files} / {s.delete_files} / {s.warehouse_files} in {s.warehouse_folders}")
         print(f"| {layer} | " + " | ".join(cells) + " |")
 
     print("\nper query, median ms")
@@ -383,6 +399,8 @@ def report(points: list[Point], rounds: list[Round], args: argparse.Namespace) -
         ("Silver day after maintain <= 1.05x fresh", maintained.silver_day / fresh.silver_day, 1.05),
         ("metadata after maintain <= 1.05x fresh (flat)",
          maintained.total("metadata_bytes") / fresh.total("metadata_bytes"), 1.05),
+        (f"metadata after maintain <= after {args.rounds} rounds (maintain does not let it grow)",
+         maintained.total("metadata_bytes") / after.total("metadata_bytes"), 1.0),
     ]
     print("\ngoals:")
     for label, value, limit in goals:
@@ -394,7 +412,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.02, help="source volume (1 = ~1,000 orders a day)")
     parser.add_argument("--history-days", type=int, default=365, help="days loaded as one catch-up batch")
     parser.add_argument("--rounds", type=int, default=30, help="daily rounds before maintenance")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds over the query pack at each point")
+    parser.add_argument("--repeat", type=int, default=3, help="timed rounds over the query pack at each point")
+    parser.add_argument("--warmup", type=int, default=1, help="discarded rounds over the query pack before them")
     args = parser.parse_args()
     if args.rounds < 1 or args.history_days < 1:
         parser.error("--rounds and --history-days must be at least 1")
@@ -414,7 +433,7 @@ def main() -> None:
             services.down(settings)
 
     print(f"\nscale {args.scale}, {args.history_days} days of history as one batch, {args.rounds} rounds, "
-          f"then maintain and {ROUNDS_AFTER_MAINTAIN} rounds; query pack median of {args.repeat}")
+          f"then maintain and {ROUNDS_AFTER_MAINTAIN} rounds; query pack median of {args.repeat} after {args.warmup} warm-up")
     report(points, rounds, args)
     print("\nphases:")
     for name, seconds in phases.seconds.items():
