@@ -96,6 +96,17 @@ def maintain(
                                             as_of=as_of, orphans_before=orphans_before, started=started))
             except NoSuchTableError:  # dropped while we waited for it (a dbt build's __dbt_tmp relation)
                 report(f"{name} was dropped meanwhile: skipped")
+            except Exception as exc:
+                # A writer that takes no table lock (an append, someone's DELETE through Trino) can win
+                # the race for a commit: the loser is this step, never the writer. Left for next time.
+                conflict = commit_conflict(exc)
+                if conflict is None:
+                    raise
+                stats = table_facts(catalog.load_table(name.identifier), name).stats
+                done.append(TableMaintenance(
+                    name, (f"stopped by a concurrent commit, left for the next maintenance: {conflict}",),
+                    stats, stats, time.monotonic() - started,
+                ))
     found: list[leftovers.Leftover] = []
     if orphans and not targets:
         found = leftovers.find_leftovers(catalog, settings.warehouse_uri, orphans_before)
@@ -145,6 +156,18 @@ def orphans_due(spark: SparkSession, settings: LakehouseSettings) -> bool:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=settings.maintenance.orphan_every_hours)
     last = spark.table(table).where("orphans_checked AND NOT dry_run").agg({"recorded_at": "max"}).first()
     return last is None or last[0] is None or last[0].replace(tzinfo=dt.UTC) < since
+
+
+# Iceberg's ways of saying another commit won: the table is as the winner left it.
+_CONFLICTS = ("CommitFailedException", "ValidationException")
+
+
+def commit_conflict(exc: BaseException) -> str | None:
+    """The line naming Iceberg's commit conflict in a Spark error, or None if it is something else."""
+    for line in str(exc).splitlines():
+        if any(name in line for name in _CONFLICTS):
+            return line.strip()[:300]
+    return None
 
 
 def resolve_targets(catalog: Catalog, targets: Sequence[str]) -> list[TableName]:

@@ -166,3 +166,14 @@ def test_targets_name_layers_or_tables_and_a_wrong_one_is_one_line(tmp_path) -> 
         resolve_targets(catalog, ["silver.nope"])
     with pytest.raises(ConfigError, match="name a layer"):
         resolve_targets(catalog, ["scratch.x"])
+
+
+def test_only_iceberg_commit_conflicts_count_as_a_lost_race() -> None:
+    from ingestion.maintenance.job import commit_conflict
+
+    lost = RuntimeError(
+        "An error occurred while calling o1.sql.\n"
+        ": org.apache.iceberg.exceptions.ValidationException: Manifest is missing: file:/w/m1.avro\n\tat org.apache..."
+    )
+    assert commit_conflict(lost) == ": org.apache.iceberg.exceptions.ValidationException: Manifest is missing: file:/w/m1.avro"
+    assert commit_conflict(RuntimeError("An error occurred\n: java.io.FileNotFoundException: /w/x.parquet")) is None
