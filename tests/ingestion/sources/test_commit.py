@@ -80,9 +80,10 @@ def test_a_file_table_with_int_line_numbers_is_widened_to_long(spark, settings: 
 
 
 @pytest.mark.integration
-def test_maintenance_keeps_the_snapshot_that_carries_the_position(spark, settings: LakehouseSettings) -> None:
+def test_maintenance_keeps_the_snapshot_that_carries_the_position(stack, spark, settings: LakehouseSettings) -> None:
     """Expiry that kept only the newest snapshot would cut main's line above the position, and the
-    next extract would start over: it keeps the positioned snapshot and everything after it."""
+    next extract would start over: it keeps the positioned snapshot and everything after it.
+    (`stack`: Spark resolves a procedure against its current catalog, the shared one, which must answer.)"""
     source = "positioned_maintained"
     name = TableName(BRONZE, source)
     assert commit_rows(spark, settings, source, _rows(spark, 1), {"0": 1}) == 1
