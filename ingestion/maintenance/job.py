@@ -232,19 +232,21 @@ def _maintain_table(
         return TableMaintenance(name, tuple(actions), facts.stats, facts.stats, time.monotonic() - started)
     if todo.set_properties:
         actions.append(steps.set_properties(spark, settings, name, todo.set_properties))
+    current = facts  # the table as the last step left it (properties add no snapshot)
     if todo.compact:
         actions.append(steps.compact(spark, settings, name, policy, sort=facts.sorted, with_deletes=todo.rewrite_deletes_with_data)
                        + f" ({todo.compact})")
         # What is left to do is decided anew: the deletes it applied, its snapshot (which counts towards retain_last).
-        todo = plan(table_facts(catalog.load_table(name.identifier), name), policy, as_of, log)
+        current = table_facts(catalog.load_table(name.identifier), name)
+        todo = plan(current, policy, as_of, log)
     if todo.rewrite_deletes:
         actions.append(steps.rewrite_position_deletes(spark, settings, name))
-        todo = plan(table_facts(catalog.load_table(name.identifier), name), policy, as_of, log)
+        current = table_facts(catalog.load_table(name.identifier), name)
+        todo = plan(current, policy, as_of, log)
     if todo.expire_before_ms is not None:
-        snapshots = len(catalog.load_table(name.identifier).metadata.snapshots)
         deleted = steps.expire_snapshots(spark, settings, name, before_ms=todo.expire_before_ms, retain_last=policy.retain_last)
         left = len(catalog.load_table(name.identifier).metadata.snapshots)
-        actions.append(f"expired {snapshots - left} snapshots, {deleted}")
+        actions.append(f"expired {len(current.snapshots) - left} snapshots, {deleted}")
     if todo.rewrite_manifests:
         actions.append(steps.rewrite_manifests(spark, settings, name))
     if orphans:
