@@ -1,7 +1,7 @@
 """Longevity, in the style of LST-Bench: does a lakehouse stay as fast after a month of daily runs?
 
     .venv/bin/python benchmarks/bench_longevity.py [--scale 0.02] [--seed 7] [--history-days 365] [--rounds 30]
-        [--repeat 3] [--warmup 1]
+        [--repeat 3] [--warmup 1] [--maintain-daily]
 
 One run, in a temporary home with its own REST catalog and Trino (ports 39181 and 39080),
 sources from landing files (`pipeline.sources=files`) and no maintenance after a run
@@ -33,6 +33,12 @@ sources from landing files (`pipeline.sources=files`) and no maintenance after a
    judged by the real clock (72 h safety age), so none are removed here.
 6. Point *after maintain*: the same pack and measurements, then 3 more rounds for a day's
    Silver cost after maintenance.
+
+`--maintain-daily` runs the product's default instead (`maintenance.after_run`): `maintain`
+on every layer after each round, with `as_of` moved the same way (from round R on, the last R
+rounds are kept; before it, the real clock, which keeps everything). Every round then records
+the metadata bytes, so that "flat with maintenance" reads as the metadata at rounds 10, 20 and
+30, once the retention's R rounds and the metadata log's last versions are full.
 
 The Silver cost is the median of the first 3 rounds (fresh), the last 3 before maintenance
 (after N rounds) and the 3 after maintenance. Goals: no more than 1.2x fresh after the
@@ -224,6 +230,9 @@ class Round:
     silver_seconds: float  # sum over Silver jobs
     bronze_seconds: float
     gold_seconds: float
+    maintain_seconds: float | None = None  # --maintain-daily: maintenance after the round
+    metadata_bytes: int | None = None  # --maintain-daily: every table's metadata folder after it
+    snapshots: int | None = None
 
 
 def silver_seconds(result: DayResult) -> float:
@@ -311,16 +320,15 @@ def longevity(settings: LakehouseSettings, args: argparse.Namespace, phases: Pha
     rounds: list[Round] = []
     with phases.phase("measure: fresh"):
         points.append(measure(settings, "fresh", args, backfilled_at))
-    with phases.phase(f"{args.rounds} daily rounds"):
+    with phases.phase(f"{args.rounds} daily rounds" + (", each followed by maintain" if args.maintain_daily else "")):
         for number, day in enumerate(daily[: args.rounds], start=1):
             rounds.append(run_round(spark, settings, number, day))
+            if args.maintain_daily:
+                maintain_after_round(spark, settings, rounds)
     with phases.phase(f"measure: after {args.rounds} rounds"):
         points.append(measure(settings, f"after {args.rounds} rounds", args, rounds[-1].started_at))
 
-    retain_days = settings.maintenance.layers.silver.retain_days
-    # The last `retain_days` rounds fall within the retention, as they would after that many real days.
-    first_kept = rounds[max(args.rounds - int(retain_days), 0)]
-    as_of = first_kept.started_at + dt.timedelta(days=retain_days)
+    first_kept, as_of = retention_as_of(settings, rounds)
     with phases.phase(f"maintain (as_of {as_of:%Y-%m-%d %H:%M:%S} UTC: keeps rounds {first_kept.number}-{args.rounds})"):
         maintenance = maintain(spark, settings, as_of=as_of, report=lambda line: print(f"  {line}", flush=True))
     print_maintenance(maintenance)
@@ -335,6 +343,31 @@ def longevity(settings: LakehouseSettings, args: argparse.Namespace, phases: Pha
     points[1].silver_day = median_silver(rounds[args.rounds - compared: args.rounds])
     points[2].silver_day = median_silver(rounds[args.rounds:])
     return points, rounds, maintenance
+
+
+def retention_as_of(settings: LakehouseSettings, rounds: list[Round]) -> tuple[Round, dt.datetime]:
+    """The `as_of` that keeps the last R rounds (R = the Silver retention in days), as after that many real days."""
+    retain_days = settings.maintenance.layers.silver.retain_days
+    first_kept = rounds[max(len(rounds) - int(retain_days), 0)]
+    return first_kept, first_kept.started_at + dt.timedelta(days=retain_days)
+
+
+def maintain_after_round(spark, settings: LakehouseSettings, rounds: list[Round]) -> None:
+    """`--maintain-daily`: every layer, as `after_run` would after a day, with one round standing for one day.
+
+    Orphans are skipped: their safety age counts by the real clock, so none would go."""
+    latest = rounds[-1]
+    retain_days = int(settings.maintenance.layers.silver.retain_days)
+    # Before R rounds, nothing is R days old yet: the real clock keeps everything.
+    as_of = retention_as_of(settings, rounds)[1] if len(rounds) >= retain_days else dt.datetime.now(dt.UTC)
+    clock = time.monotonic()
+    maintain(spark, settings, as_of=as_of, orphans=False)
+    latest.maintain_seconds = time.monotonic() - clock
+    layers = measure_layers(settings)
+    latest.metadata_bytes = sum(shape.metadata_bytes for shape in layers.values())
+    latest.snapshots = sum(shape.snapshots for shape in layers.values())
+    print(f"round {latest.number}: maintain {latest.maintain_seconds:.1f} s; metadata {latest.metadata_bytes:,} B, "
+          f"snapshots {latest.snapshots}", flush=True)
 
 
 def print_maintenance(result) -> None:
@@ -390,8 +423,13 @@ def report(points: list[Point], rounds: list[Round], args: argparse.Namespace) -
     for query in fresh.query_runs:
         print(f"| {query} | " + " | ".join(f"{p.query_medians[query] * 1000:.0f}" for p in points) + " |")
 
-    print("\nrounds: Silver s (sum of jobs) / Bronze s / Gold s")
-    print(", ".join(f"{r.number}: {r.silver_seconds:.1f}/{r.bronze_seconds:.1f}/{r.gold_seconds:.1f}" for r in rounds))
+    print("\nrounds: Silver s (sum of jobs) / Bronze s / Gold s" + (" / maintain s" if args.maintain_daily else ""))
+    print(", ".join(f"{r.number}: {r.silver_seconds:.1f}/{r.bronze_seconds:.1f}/{r.gold_seconds:.1f}"
+                    + (f"/{r.maintain_seconds:.1f}" if r.maintain_seconds is not None else "") for r in rounds))
+    daily = [r for r in rounds[: args.rounds] if r.metadata_bytes is not None]
+    if daily:
+        print("\nmetadata after each round's maintenance: bytes / snapshots")
+        print(", ".join(f"{r.number}: {r.metadata_bytes:,} / {r.snapshots}" for r in daily))
 
     after, maintained = points[1], points[2]
     goals = [
@@ -404,6 +442,11 @@ def report(points: list[Point], rounds: list[Round], args: argparse.Namespace) -
         (f"metadata after maintain <= after {args.rounds} rounds (maintain does not let it grow)",
          maintained.total("metadata_bytes") / after.total("metadata_bytes"), 1.0),
     ]
+    checkpoints = [r for r in rounds[: args.rounds] if r.metadata_bytes is not None and r.number % 10 == 0]
+    if len(checkpoints) >= 2:
+        first, last = checkpoints[0], checkpoints[-1]
+        goals.append((f"metadata after round {last.number} <= 1.05x after round {first.number}, maintained daily (flat)",
+                      last.metadata_bytes / first.metadata_bytes, 1.05))
     print("\ngoals:")
     for label, value, limit in goals:
         print(f"- {label}: {value:.2f}x, {'met' if value <= limit else 'MISSED'}")
@@ -417,6 +460,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="daily rounds before maintenance")
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds over the query pack at each point")
     parser.add_argument("--warmup", type=int, default=1, help="discarded rounds over the query pack before them")
+    parser.add_argument("--maintain-daily", action="store_true",
+                        help="maintain every layer after each round (the product's default), recording the metadata each time")
     args = parser.parse_args()
     if args.rounds < 1 or args.history_days < 1:
         parser.error("--rounds and --history-days must be at least 1")
@@ -435,8 +480,8 @@ def main() -> None:
         finally:
             services.down(settings)
 
-    print(f"\nscale {args.scale} (seed {args.seed}), {args.history_days} days of history as one batch, {args.rounds} rounds, "
-          f"then maintain and {ROUNDS_AFTER_MAINTAIN} rounds; query pack median of {args.repeat} after {args.warmup} warm-up")
+    print(f"\nscale {args.scale} (seed {args.seed}), {args.history_days} days of history as one batch, {args.rounds} rounds"
+          f"{' each followed by maintain' if args.maintain_daily else ''}, then maintain and {ROUNDS_AFTER_MAINTAIN} rounds; query pack median of {args.repeat} after {args.warmup} warm-up")
     report(points, rounds, args)
     print("\nphases:")
     for name, seconds in phases.seconds.items():
