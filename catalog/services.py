@@ -289,8 +289,16 @@ SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
 }
 
 
+# Services that only the `cluster` deployment runs (settings.deployment).
+CLUSTER_ONLY: frozenset[str] = frozenset()
+
+
 def services(settings: LakehouseSettings) -> list[Service]:
-    return [factory(settings) for factory in SERVICES.values()]
+    """The deployment's services, in start order."""
+    return [
+        factory(settings) for name, factory in SERVICES.items()
+        if settings.deployment == "cluster" or name not in CLUSTER_ONLY
+    ]
 
 
 # --- Commands --------------------------------------------------------------

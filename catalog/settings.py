@@ -340,6 +340,10 @@ class LakehouseSettings(BaseSettings):
         extra="forbid",
     )
 
+    # The shape the same code runs in. `local`: one machine's folder as the warehouse, Spark
+    # in-process (`local[N]`), one Trino node. `cluster`: an S3 warehouse, a Spark standalone
+    # master with workers and a Trino coordinator with a worker (on loopback here).
+    deployment: Literal["local", "cluster"] = "local"
     # Runtime state: rendered configs, pids, logs, the catalog database, the warehouse.
     home: Path = Path(".lakehouse")
     # Downloaded JVM artifacts; defaults to <home>/cache.
