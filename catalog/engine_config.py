@@ -37,6 +37,8 @@ class Endpoints:
     catalog_uri: str
     trino_host: str
     trino_port: int
+    # What REST clients send as `warehouse`: a location for the reference catalog, the
+    # account's catalog id for AWS Glue (catalog/aws_config.py).
     warehouse_uri: str
 
 
@@ -280,16 +282,12 @@ def trino_etc(
         ),
         "log.properties": _properties({"io.trino": "INFO"}),
         f"catalog/{settings.catalog.name}.properties": _properties(
-            {
-                "connector.name": "iceberg",
-                "iceberg.catalog.type": "rest",
-                "iceberg.rest-catalog.uri": endpoints.catalog_uri,
+            trino_iceberg_catalog(
+                endpoints,
                 # Native local file system: reads the file:/ and file:/// locations
                 # Spark and PyIceberg write, with no S3 server in between.
-                "fs.native-local.enabled": "true",
-                "local.location": "/",
-                "iceberg.file-format": "PARQUET",
-            }
+                file_system={"fs.native-local.enabled": "true", "local.location": "/"},
+            )
         ),
     }
     if auth is not None:
@@ -298,6 +296,21 @@ def trino_etc(
             {"password-authenticator.name": "file", "file.password-file": str(auth.password_db)}
         )
     return files
+
+
+def trino_iceberg_catalog(
+    endpoints: Endpoints, *, file_system: dict[str, str], rest_client: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The Iceberg connector on the REST catalog: how it signs its requests (`rest_client`)
+    and which file system reads the tables (`file_system`) are the deployment's."""
+    return {
+        "connector.name": "iceberg",
+        "iceberg.catalog.type": "rest",
+        "iceberg.rest-catalog.uri": endpoints.catalog_uri,
+        **(rest_client or {}),
+        **file_system,
+        "iceberg.file-format": "PARQUET",
+    }
 
 
 def _trino_https_properties(settings: LakehouseSettings, auth: SecretFiles, *, etc_dir: str) -> dict[str, str]:
@@ -392,8 +405,9 @@ def pyiceberg_properties(settings: LakehouseSettings, endpoints: Endpoints) -> d
     return {"type": "rest", "uri": endpoints.catalog_uri, "warehouse": endpoints.warehouse_uri}
 
 
-def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints) -> str:
-    return yaml.safe_dump({"catalog": {settings.catalog.name: pyiceberg_properties(settings, endpoints)}}, sort_keys=False)
+def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints, *, extra: dict[str, str] | None = None) -> str:
+    properties = {**pyiceberg_properties(settings, endpoints), **(extra or {})}
+    return yaml.safe_dump({"catalog": {settings.catalog.name: properties}}, sort_keys=False)
 
 
 # --- dbt -------------------------------------------------------------------
@@ -404,8 +418,9 @@ DBT_PROFILE = "lakehouse"
 DBT_PASSWORD_ENV = "DBT_ENV_SECRET_TRINO_PASSWORD"
 
 
-def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: SecretFiles | None = None) -> str:
-    output: dict[str, object] = {
+def dbt_output(settings: LakehouseSettings, endpoints: Endpoints) -> dict[str, object]:
+    """dbt-trino's connection to the deployment's Trino: plain HTTP, no password."""
+    return {
         "type": "trino",
         "method": "none",
         "user": settings.trino.user,
@@ -416,16 +431,27 @@ def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: Sec
         "threads": settings.gold.threads,
         "http_scheme": "http",
     }
+
+
+def dbt_password_login(output: dict[str, object], *, port: int, cert: str | None = None) -> dict[str, object]:
+    """The same connection with a password: dbt-trino's `ldap` method is HTTP basic
+    authentication, always over HTTPS. The password stays in DBT_PASSWORD_ENV."""
+    output = {key: value for key, value in output.items() if key != "http_scheme"}
+    output.update(method="ldap", password=f"{{{{ env_var('{DBT_PASSWORD_ENV}') }}}}", port=port)
+    if cert is not None:
+        output["cert"] = cert
+    return output
+
+
+def dbt_profiles_yaml(target: str, output: dict[str, object]) -> str:
+    return yaml.safe_dump({DBT_PROFILE: {"target": target, "outputs": {target: output}}}, sort_keys=False)
+
+
+def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: SecretFiles | None = None) -> str:
+    output = dbt_output(settings, endpoints)
     if auth is not None:
-        # dbt-trino's `ldap` method is HTTP basic authentication, always over HTTPS.
-        del output["http_scheme"]
-        output.update(
-            method="ldap",
-            password=f"{{{{ env_var('{DBT_PASSWORD_ENV}') }}}}",
-            port=settings.trino.https_port,
-            cert=str(auth.ca_cert),
-        )
-    return yaml.safe_dump({DBT_PROFILE: {"target": "local", "outputs": {"local": output}}}, sort_keys=False)
+        output = dbt_password_login(output, port=settings.trino.https_port, cert=str(auth.ca_cert))
+    return dbt_profiles_yaml("local", output)
 
 
 # --- Writing ---------------------------------------------------------------
