@@ -168,16 +168,23 @@ def test_only_the_cluster_deployment_runs_it_first(tmp_path: Path) -> None:
 
 
 def test_starting_it_on_the_local_deployment_is_one_line_naming_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="object-store runs only in the cluster deployment, and this one is local"):
-        services.start(load_settings(home=tmp_path), only=["object-store"])
-    with pytest.raises(ConfigError, match="unknown service object-stor: choose from object-store, rest-catalog"):
-        services.start(load_settings(home=tmp_path, deployment="cluster"), only=["object-stor"])
-    assert not (tmp_path / "run").exists(), "refused before anything was written or started"
+    port = {"port": TEST_OBJECT_STORE_PORT}
+    try:
+        with pytest.raises(ConfigError, match="object-store runs only in the cluster deployment, and this one is local"):
+            services.start(load_settings(home=tmp_path, object_store=port), only=["object-store"])
+        with pytest.raises(ConfigError, match="unknown service object-stor: choose from object-store, rest-catalog"):
+            services.start(load_settings(home=tmp_path, deployment="cluster", object_store=port), only=["object-stor"])
+        assert not (tmp_path / "run").exists(), "refused before anything was written or started"
 
-    result = _cli("up", "--only", "object-store", env={"LAKEHOUSE_HOME": str(tmp_path)})
-    assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "LAKEHOUSE_DEPLOYMENT=cluster" in lines[0], result.stderr
+        result = _cli(
+            "up", "--only", "object-store",
+            env={"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_OBJECT_STORE__PORT": str(TEST_OBJECT_STORE_PORT)},
+        )
+        assert result.returncode == 1
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "LAKEHOUSE_DEPLOYMENT=cluster" in lines[0], result.stderr
+    finally:  # were the refusal broken, a server would be running: `down` of the cluster deployment stops it
+        services.down(load_settings(home=tmp_path, deployment="cluster", object_store=port))
 
 
 # --- The real server ------------------------------------------------------------------
