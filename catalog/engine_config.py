@@ -53,6 +53,8 @@ class Endpoints:
     catalog_uri: str
     trino_host: str
     trino_port: int
+    # What REST clients send as `warehouse`: a location for the reference catalog, the
+    # account's catalog id for AWS Glue (catalog/aws_config.py).
     warehouse_uri: str
     s3: S3Access | None = None  # set when the warehouse is on S3
 
@@ -344,13 +346,7 @@ def trino_etc(
         ),
         "log.properties": _properties({"io.trino": "INFO"}),
         f"catalog/{settings.catalog.name}.properties": _properties(
-            {
-                "connector.name": "iceberg",
-                "iceberg.catalog.type": "rest",
-                "iceberg.rest-catalog.uri": endpoints.catalog_uri,
-                **_trino_file_system(endpoints.s3),
-                "iceberg.file-format": "PARQUET",
-            }
+            trino_iceberg_catalog(endpoints, file_system=trino_file_system(endpoints.s3))
         ),
     }
     if auth is not None:
@@ -361,7 +357,22 @@ def trino_etc(
     return files
 
 
-def _trino_file_system(s3: S3Access | None) -> dict[str, str]:
+def trino_iceberg_catalog(
+    endpoints: Endpoints, *, file_system: dict[str, str], rest_client: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The Iceberg connector on the REST catalog: how it signs its requests (`rest_client`)
+    and which file system reads the tables (`file_system`) are the deployment's."""
+    return {
+        "connector.name": "iceberg",
+        "iceberg.catalog.type": "rest",
+        "iceberg.rest-catalog.uri": endpoints.catalog_uri,
+        **(rest_client or {}),
+        **file_system,
+        "iceberg.file-format": "PARQUET",
+    }
+
+
+def trino_file_system(s3: S3Access | None) -> dict[str, str]:
     if s3 is None:
         # Native local file system: reads the file:/ and file:/// locations
         # Spark and PyIceberg write, with no S3 server in between.
@@ -473,8 +484,9 @@ def pyiceberg_properties(settings: LakehouseSettings, endpoints: Endpoints) -> d
     return properties
 
 
-def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints) -> str:
-    return yaml.safe_dump({"catalog": {settings.catalog.name: pyiceberg_properties(settings, endpoints)}}, sort_keys=False)
+def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints, *, extra: dict[str, str] | None = None) -> str:
+    properties = {**pyiceberg_properties(settings, endpoints), **(extra or {})}
+    return yaml.safe_dump({"catalog": {settings.catalog.name: properties}}, sort_keys=False)
 
 
 # --- dbt -------------------------------------------------------------------
@@ -485,8 +497,9 @@ DBT_PROFILE = "lakehouse"
 DBT_PASSWORD_ENV = "DBT_ENV_SECRET_TRINO_PASSWORD"
 
 
-def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: SecretFiles | None = None) -> str:
-    output: dict[str, object] = {
+def dbt_output(settings: LakehouseSettings, endpoints: Endpoints) -> dict[str, object]:
+    """dbt-trino's connection to the deployment's Trino: plain HTTP, no password."""
+    return {
         "type": "trino",
         "method": "none",
         "user": settings.trino.user,
@@ -497,16 +510,27 @@ def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: Sec
         "threads": settings.gold.threads,
         "http_scheme": "http",
     }
+
+
+def dbt_password_login(output: dict[str, object], *, port: int, cert: str | None = None) -> dict[str, object]:
+    """The same connection with a password: dbt-trino's `ldap` method is HTTP basic
+    authentication, always over HTTPS. The password stays in DBT_PASSWORD_ENV."""
+    output = {key: value for key, value in output.items() if key != "http_scheme"}
+    output.update(method="ldap", password=f"{{{{ env_var('{DBT_PASSWORD_ENV}') }}}}", port=port)
+    if cert is not None:
+        output["cert"] = cert
+    return output
+
+
+def dbt_profiles_yaml(target: str, output: dict[str, object]) -> str:
+    return yaml.safe_dump({DBT_PROFILE: {"target": target, "outputs": {target: output}}}, sort_keys=False)
+
+
+def dbt_profiles(settings: LakehouseSettings, endpoints: Endpoints, *, auth: SecretFiles | None = None) -> str:
+    output = dbt_output(settings, endpoints)
     if auth is not None:
-        # dbt-trino's `ldap` method is HTTP basic authentication, always over HTTPS.
-        del output["http_scheme"]
-        output.update(
-            method="ldap",
-            password=f"{{{{ env_var('{DBT_PASSWORD_ENV}') }}}}",
-            port=settings.trino.https_port,
-            cert=str(auth.ca_cert),
-        )
-    return yaml.safe_dump({DBT_PROFILE: {"target": "local", "outputs": {"local": output}}}, sort_keys=False)
+        output = dbt_password_login(output, port=settings.trino.https_port, cert=str(auth.ca_cert))
+    return dbt_profiles_yaml("local", output)
 
 
 # --- Writing ---------------------------------------------------------------

@@ -15,10 +15,11 @@ Sources, highest priority first:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -333,6 +334,93 @@ class MaintenanceSettings(_Section):
         return getattr(self.layers, namespace).merged(self.tables.get(f"{namespace}.{table}"))
 
 
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# Names S3 reserves for its own kinds of bucket (access points, directory and table buckets...).
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def _bucket_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid S3 general purpose bucket name, or None.
+
+    The rules of https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    """
+    if not _BUCKET.fullmatch(name):
+        return "3-63 characters: lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+    if ".." in name:
+        return "two adjacent dots"
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        return "formatted as an IP address"
+    reserved = [part for part in _BUCKET_RESERVED_PREFIXES if name.startswith(part)]
+    reserved += [part for part in _BUCKET_RESERVED_SUFFIXES if name.endswith(part)]
+    return f"uses the reserved {reserved[0]!r}" if reserved else None
+
+
+class AwsSettings(_Section):
+    """The same pipeline on AWS, as `lakehouse config aws` renders it (docs/deploy-aws.md): AWS Glue's
+    Iceberg REST endpoint as the catalog, an S3 bucket for the data, EMR for Spark and Trino.
+
+    No credentials here, on purpose: on AWS every engine signs its requests as the IAM role it runs
+    as (the AWS SDKs' default credential chain), so nothing secret is rendered or committed.
+    """
+
+    # Unset until AWS is used: `config aws` names the variable to set.
+    region: str | None = None  # e.g. eu-west-1
+    # The 12-digit account that owns the Glue Data Catalog: Glue's REST endpoint takes it as the `warehouse`.
+    account_id: str | None = None
+    # Tables, Bronze files, landing files, the job's code and its logs live under s3://<bucket>/<prefix>/.
+    bucket: str | None = None
+    prefix: str = "lakehouse"
+    # The EMR release of the Spark jobs: Spark 4.0 on Scala 2.13, with Iceberg 1.10.
+    spark_release_label: str = "emr-spark-8.0.0"
+    # The EMR release of the Trino cluster: 7.12 ships Trino 476, the version this project pins.
+    trino_release_label: str = "emr-7.12.0"
+    # Where jobs run: an EMR on EC2 cluster (j-...) for `aws emr add-steps`, and/or an EMR
+    # Serverless application for `aws emr-serverless start-job-run`. Unset: the rendered
+    # README names the `--cluster-id` / `--application-id` to pass.
+    cluster_id: str | None = Field(default=None, pattern=r"^j-[A-Z0-9]+$")
+    serverless_application_id: str | None = Field(default=None, pattern=r"^[a-z0-9]+$")
+    # The IAM role the jobs run as (EMR Serverless execution role; on EC2 give its policy to the
+    # cluster's instance profile). `config aws` renders the policy it needs.
+    job_role: str = Field(default="lakehouse-job", pattern=r"^[\w+=,.@-]{1,64}$")
+    # The Trino cluster's primary node; unset, no dbt profile is rendered. EMR's Trino listens on 8889.
+    trino_host: str | None = None
+    trino_port: int = Field(default=8889, ge=1, le=65535)
+    # Trino with LDAP (password over HTTPS): dbt reads the password from DBT_ENV_SECRET_TRINO_PASSWORD.
+    trino_password_auth: bool = False
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, region: str | None) -> str | None:
+        if region is not None and not _AWS_REGION.fullmatch(region):
+            raise ValueError(f"{region!r} is not an AWS region name such as eu-west-1")
+        return region
+
+    @field_validator("account_id")
+    @classmethod
+    def _account_id_shape(cls, account_id: str | None) -> str | None:
+        if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
+            raise ValueError(f"{account_id!r} is not a 12-digit AWS account id")
+        return account_id
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_shape(cls, prefix: str) -> str:
+        # S3's safe key characters, in folders; a slash at either end would double one in every path.
+        if not re.fullmatch(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*", prefix):
+            raise ValueError(f"{prefix!r} must be folder names of letters, digits and !_.*'()- joined by '/', no '/' at either end")
+        return prefix
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_rules(cls, bucket: str | None) -> str | None:
+        problem = _bucket_name_problem(bucket) if bucket is not None else None
+        if problem:
+            raise ValueError(f"{bucket!r} is not a valid S3 bucket name: {problem}")
+        return bucket
+
+
 class LakehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -370,6 +458,7 @@ class LakehouseSettings(BaseSettings):
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     crm_api: CrmApiSettings = Field(default_factory=CrmApiSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
 
     @classmethod
     def settings_customise_sources(

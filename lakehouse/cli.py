@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from collections.abc import Callable
 from functools import wraps
@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog import engine_config, faults, services
+from catalog import aws_config, engine_config, faults, services
 from catalog.artifacts import TRINO_VERSION
 from catalog.errors import LakehouseError
 from catalog.naming import BRONZE, GOLD, QUARANTINE, SILVER, TableName, namespace_qualified
@@ -481,6 +481,23 @@ def config_docker(
     """Render docker/docker-compose.yml and the configs it mounts."""
     files = engine_config.docker_files(_settings())
     for path in engine_config.write_files({out / name: content for name, content in files.items()}):
+        console.print(str(path))
+
+
+@config_app.command("aws")
+@handles_errors
+def config_aws(
+    out: Annotated[Path | None, typer.Option(help="Folder to write into (default: <home>/aws).")] = None,
+    date: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Landing day the EMR job definitions run (default: today, UTC)."),
+    ] = None,
+) -> None:
+    """Render the AWS profile: Spark, Trino, PyIceberg and dbt on Glue's Iceberg REST endpoint, EMR job definitions, the IAM policy (docs/deploy-aws.md)."""
+    settings = _settings()
+    files = aws_config.aws_files(settings, (date or datetime.now(UTC)).date())
+    folder = out or settings.home / "aws"
+    for path in engine_config.write_files({folder / name: content for name, content in files.items()}):
         console.print(str(path))
 
 

@@ -114,3 +114,28 @@ def test_postgres_password_comes_from_the_env_or_a_generated_file_never_yaml(
     with pytest.raises(ConfigError, match="postgres.password must not be in the YAML file") as error:
         load_settings(home=tmp_path)
     assert "in-yaml" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("region", "Ireland", "not an AWS region name"),
+        ("account_id", "1234", "12-digit"),
+        ("bucket", "Acme_Lake", "3-63 characters"),
+        ("bucket", "acme..lake", "two adjacent dots"),
+        ("bucket", "10.0.0.1", "IP address"),
+        ("bucket", "acme--table-s3", "reserved"),
+        ("prefix", "/lake/", "no '/' at either end"),
+    ],
+)
+def test_bad_aws_settings_are_one_line_naming_the_variable(tmp_path: Path, field: str, value: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(home=tmp_path, aws={field: value})
+    message = str(error.value)
+    assert "\n" not in message and reason in message and f"LAKEHOUSE_AWS__{field.upper()}" in message
+
+
+def test_aws_settings_accept_every_region_and_bucket_shape(tmp_path: Path) -> None:
+    for region, bucket in (("eu-west-1", "acme-lake"), ("us-gov-west-1", "acme.lake.2026"), ("ap-southeast-5", "abc")):
+        aws = load_settings(home=tmp_path, aws={"region": region, "bucket": bucket, "account_id": "012345678901"}).aws
+        assert (aws.region, aws.bucket, aws.account_id) == (region, bucket, "012345678901")
