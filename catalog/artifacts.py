@@ -55,6 +55,15 @@ SPARK_S3_PACKAGE = f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}"
 OPENLINEAGE_SPARK_VERSION = "1.53.0"
 OPENLINEAGE_SPARK_PACKAGE = f"io.openlineage:openlineage-spark_2.13:{OPENLINEAGE_SPARK_VERSION}"
 
+# The cluster deployment's S3-compatible object store (`catalog/object_store.py`): S3Proxy on
+# its filesystem backend, one self-contained jar (Java 17+). Why not SeaweedFS: docs/architecture.md.
+S3PROXY_VERSION = "4.1.0"
+S3PROXY_ARTIFACT = f"org.gaul:s3proxy:{S3PROXY_VERSION}:jar:jar-with-dependencies"
+# The alternative it was measured against (benchmarks/bench_object_store.py only): a Go
+# pseudo-version of SeaweedFS 4.53 on the Go module proxy, built from source on first use.
+SEAWEEDFS_MODULE = "github.com/seaweedfs/seaweedfs"
+SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
+
 # Trino plugins unpacked into plugin/<name>; the core tarball has none of the connectors.
 TRINO_PLUGINS = ("iceberg",)
 
@@ -103,6 +112,14 @@ def kafka_dir(cache_dir: Path) -> Path:
     return cache_dir / f"kafka-{KAFKA_VERSION}"
 
 
+def s3proxy_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"s3proxy-{S3PROXY_VERSION}"
+
+
+def s3proxy_jar(folder: Path) -> Path:
+    return folder / f"s3proxy-{S3PROXY_VERSION}-jar-with-dependencies.jar"
+
+
 def is_cached(folder: Path) -> bool:
     return (folder / _COMPLETE_MARKER).is_file()
 
@@ -131,6 +148,20 @@ def ensure_kafka(cache_dir: Path) -> Path:
             what="Apache Kafka",
         )
     return target / "lib"
+
+
+def ensure_s3proxy(cache_dir: Path) -> Path:
+    """The folder holding S3Proxy's self-contained jar, fetched on first use."""
+    target = s3proxy_dir(cache_dir)
+    if is_cached(target):
+        return target
+    with _staging(target) as staging:
+        _mvn(
+            ["dependency:copy", f"-Dartifact={S3PROXY_ARTIFACT}", f"-DoutputDirectory={staging}"],
+            cwd=staging,
+            what=S3PROXY_ARTIFACT,
+        )
+    return target
 
 
 def ensure_trino(cache_dir: Path) -> Path:

@@ -35,6 +35,8 @@ REST_CATALOG_JAVA = SPARK_JAVA
 TRINO_JAVA = JavaRange(24)
 # Kafka 4 brokers need Java 17 or newer.
 KAFKA_JAVA = JavaRange(17)
+# S3Proxy 4 is compiled for Java 17 (its jar's manifest says so).
+S3PROXY_JAVA = JavaRange(17)
 # -XX:AOTCacheOutput (one-step training of an AOT cache) arrived in Java 25.
 AOT_CACHE_JAVA = JavaRange(25)
 

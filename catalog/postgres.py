@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
-import secrets
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from catalog.errors import ConfigError, ServiceError
-from catalog.secret_files import create_once
+from catalog.secret_files import configured_or_generated, ensure_generated
 from catalog.settings import LakehouseSettings
 
 PASSWORD_ENV = "LAKEHOUSE_POSTGRES__PASSWORD"
@@ -67,25 +66,14 @@ def password_file(settings: LakehouseSettings) -> Path:
 
 def password(settings: LakehouseSettings) -> str:
     """The password of `postgres.user`: LAKEHOUSE_POSTGRES__PASSWORD, else the file `up` generated."""
-    if settings.postgres.password is not None:
-        return settings.postgres.password.get_secret_value()
-    try:
-        return password_file(settings).read_text()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no PostgreSQL password: set {PASSWORD_ENV}, or run `lakehouse up` (it generates one into "
-            f"{password_file(settings)})"
-        ) from None
+    return configured_or_generated(
+        settings.postgres.password, password_file(settings), env_var=PASSWORD_ENV, what="PostgreSQL password"
+    )
 
 
 def ensure_password(settings: LakehouseSettings) -> str:
     """The password, generating the file once when the environment sets none."""
-    if settings.postgres.password is not None:
-        return settings.postgres.password.get_secret_value()
-    path = password_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    return create_once(path, lambda: secrets.token_urlsafe(24))
+    return ensure_generated(settings.postgres.password, password_file(settings))
 
 
 def prepare(settings: LakehouseSettings) -> None:

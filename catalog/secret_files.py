@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
+
+from pydantic import SecretStr
+
+from catalog.errors import ConfigError
 
 
 def create_once(path: Path, make: Callable[[], str]) -> str:
@@ -25,3 +30,24 @@ def write_private(path: Path, content: str) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
     os.replace(tmp, path)
+
+
+def configured_or_generated(configured: SecretStr | None, path: Path, *, env_var: str, what: str) -> str:
+    """A secret set by `env_var` (the settings refuse it from YAML), else the file `up` generated."""
+    if configured is not None:
+        return configured.get_secret_value()
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no {what}: set {env_var}, or run `lakehouse up` (it generates one into {path})"
+        ) from None
+
+
+def ensure_generated(configured: SecretStr | None, path: Path) -> str:
+    """The configured secret, else the generated file's, generating it (in a 0700 folder) on first use."""
+    if configured is not None:
+        return configured.get_secret_value()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    return create_once(path, lambda: secrets.token_urlsafe(24))

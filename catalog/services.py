@@ -26,9 +26,9 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, kafka_broker, postgres, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, kafka_broker, object_store, postgres, trino_auth
 from catalog.errors import ConfigError, ServiceError
-from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
+from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, S3PROXY_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
 
 Report = Callable[[str], None]
@@ -279,8 +279,33 @@ def _postgres(settings: LakehouseSettings) -> Service:
     )
 
 
-# Start order: Trino's Iceberg catalog needs the REST catalog.
+def _object_store(settings: LakehouseSettings) -> Service:
+    store = settings.object_store
+    return Service(
+        name="object-store",
+        host=store.host,
+        port=store.port,
+        port_setting="LAKEHOUSE_OBJECT_STORE__PORT",
+        url=store.endpoint,
+        health_url=f"{store.endpoint}{object_store.HEALTH_PATH}",
+        is_healthy=object_store.is_healthy,
+        java_home=settings.java.jdk17_home,
+        java=S3PROXY_JAVA,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=artifacts.s3proxy_dir,
+        fetch=artifacts.ensure_s3proxy,
+        command=lambda folder: object_store.command(settings, folder),
+        env={},
+        log_file=settings.run_dir / "object-store.log",
+        record_file=settings.run_dir / "object-store.json",
+        prepare=lambda: object_store.prepare(settings),
+    )
+
+
+# Start order: the object store holds the warehouse the REST catalog writes metadata into
+# (cluster deployment); Trino's Iceberg catalog needs the REST catalog.
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
+    "object-store": _object_store,
     "rest-catalog": _rest_catalog,
     "trino": _trino,
     "crm-api": _crm_api,
@@ -290,7 +315,7 @@ SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
 
 
 # Services that only the `cluster` deployment runs (settings.deployment).
-CLUSTER_ONLY: frozenset[str] = frozenset()
+CLUSTER_ONLY: frozenset[str] = frozenset({"object-store"})
 
 
 def services(settings: LakehouseSettings) -> list[Service]:
@@ -362,9 +387,7 @@ def start(
     With `record_aot_cache`, a service that has no JVM AOT cache yet records one from
     this run's work, written when it stops (`down`).
     """
-    unknown = sorted(set(only or ()) - SERVICES.keys())
-    if unknown:
-        raise ValueError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
+    _check_names(settings, only or ())
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
@@ -387,6 +410,18 @@ def start(
             process = _start(settings, service, report, niceness=niceness, record_aot_cache=record_aot_cache)
         launched.append((service, process, running))
     return Startup(settings, report, launched)  # type: ignore[arg-type]
+
+
+def _check_names(settings: LakehouseSettings, names: Collection[str]) -> None:
+    unknown = sorted(set(names) - SERVICES.keys())
+    if unknown:
+        raise ConfigError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
+    elsewhere = sorted(name for name in names if name in CLUSTER_ONLY and settings.deployment != "cluster")
+    if elsewhere:
+        raise ConfigError(
+            f"{', '.join(elsewhere)} runs only in the cluster deployment, and this one is {settings.deployment}: "
+            "set LAKEHOUSE_DEPLOYMENT=cluster"
+        )
 
 
 def down(settings: LakehouseSettings, report: Report = lambda _: None) -> list[str]:

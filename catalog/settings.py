@@ -231,6 +231,28 @@ class PostgresSettings(_Section):
     bin_dir: Path | None = None
 
 
+class ObjectStoreSettings(_Section):
+    """The cluster deployment's S3-compatible object store: S3Proxy on its filesystem backend
+    (`catalog/object_store.py`), serving the warehouse bucket on loopback."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9000, ge=1, le=65535)
+    # Signed into every request (SigV4); S3Proxy answers to any region name.
+    region: str = Field(default="us-east-1", min_length=1)
+    # S3's bucket naming rules (3-63 lower-case letters, digits, dots, hyphens): it is a folder too.
+    bucket: str = Field(default="lakehouse", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    access_key_id: str = Field(default="lakehouse", min_length=1)
+    # Set by LAKEHOUSE_OBJECT_STORE__SECRET_ACCESS_KEY only (the YAML file is refused); unset,
+    # `up` generates one into <home>/secrets/object-store/secret-access-key (0600).
+    secret_access_key: SecretStr | None = None
+    heap: str = "256m"
+
+    @property
+    def endpoint(self) -> str:
+        """What S3 clients set as their endpoint (path-style addressing, plain HTTP on loopback)."""
+        return f"http://{self.host}:{self.port}"
+
+
 class CrmApiSettings(_Section):
     """The synthetic HubSpot-shaped CRM API (`ingestion/synthetic/crm_api`), and how the connector calls it."""
 
@@ -457,6 +479,7 @@ class LakehouseSettings(BaseSettings):
     lineage: LineageSettings = Field(default_factory=LineageSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     crm_api: CrmApiSettings = Field(default_factory=CrmApiSettings)
+    object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
 
@@ -517,17 +540,23 @@ class LakehouseSettings(BaseSettings):
         return self.warehouse_dir.as_uri()
 
 
+# Secrets that `up` generates when the environment sets none: (section, field).
+_ENV_ONLY_SECRETS = (("postgres", "password"), ("object_store", "secret_access_key"))
+
+
 class _YamlWithoutSecrets(YamlConfigSettingsSource):
-    """The YAML file, refusing the PostgreSQL password: a settings file gets copied and committed."""
+    """The YAML file, refusing the generated secrets: a settings file gets copied and committed."""
 
     def __call__(self) -> dict[str, object]:
         data = super().__call__()
-        postgres = data.get("postgres")
-        if isinstance(postgres, dict) and "password" in postgres:
-            raise ConfigError(
-                "postgres.password must not be in the YAML file: remove it and set LAKEHOUSE_POSTGRES__PASSWORD, "
-                "or leave it unset and `lakehouse up` generates one"
-            )
+        for section, field in _ENV_ONLY_SECRETS:
+            values = data.get(section)
+            if isinstance(values, dict) and field in values:
+                env_var = f"{ENV_PREFIX}{section.upper()}__{field.upper()}"
+                raise ConfigError(
+                    f"{section}.{field} must not be in the YAML file: remove it and set {env_var}, "
+                    "or leave it unset and `lakehouse up` generates one"
+                )
         return data
 
 

@@ -92,11 +92,17 @@ def _reporter(status: Any) -> Callable[[str], None]:
 
 @app.command()
 @handles_errors
-def up() -> None:
-    """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API); idempotent; downloads artifacts on first run."""
+def up(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Start only this service (repeatable), e.g. --only object-store. Default: all of the deployment's."),
+    ] = None,
+) -> None:
+    """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API), and with
+    deployment=cluster the object store; idempotent; downloads artifacts on first run."""
     settings = _settings()
     with console.status("starting services") as status:
-        started = services.up(settings, _reporter(status))
+        started = services.up(settings, _reporter(status), only=only or None)
     _print_status(started)
 
 

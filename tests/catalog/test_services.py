@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from catalog import jvm_aot, services
-from catalog.errors import ServiceError
+from catalog.errors import ConfigError, ServiceError
 from catalog.settings import load_settings
 from tests.conftest import SHARED_CACHE, cache_without_aot
 
@@ -66,7 +66,7 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
 
 def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28581}, trino={"port": 28580})
-    with pytest.raises(ValueError, match="unknown service spark: choose from rest-catalog, trino, crm-api, postgres, kafka"):
+    with pytest.raises(ConfigError, match="unknown service spark: choose from object-store, rest-catalog, trino, crm-api, postgres, kafka"):
         services.up(settings, only=["spark"])
     try:
         started = services.up(settings, only=["rest-catalog"])
