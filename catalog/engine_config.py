@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from catalog import artifacts
+from catalog import artifacts, object_store
 from catalog.naming import GOLD
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import KEYSTORE_KEY_ENV, SHARED_SECRET_ENV, TRINO_HEALTH_USER, SecretFiles, secret_files
@@ -59,13 +59,25 @@ class Endpoints:
     s3: S3Access | None = None  # set when the warehouse is on S3
 
 
-def local_endpoints(settings: LakehouseSettings) -> Endpoints:
+def local_endpoints(settings: LakehouseSettings, *, with_secret: bool = False) -> Endpoints:
+    """The endpoints on this machine. `with_secret` only for a process's own memory (a Spark
+    session, a PyIceberg catalog): never for what is written to a file."""
     return Endpoints(
         catalog_uri=settings.catalog.uri,
         trino_host=settings.trino.host,
         trino_port=settings.trino.port,
         warehouse_uri=settings.warehouse_uri,
+        s3=object_store_access(settings, with_secret=with_secret),
     )
+
+
+def object_store_access(settings: LakehouseSettings, *, with_secret: bool) -> S3Access | None:
+    """The cluster deployment's object store, as the engines reach it; None on the local one."""
+    if settings.deployment != "cluster":
+        return None
+    store = settings.object_store
+    secret = object_store.secret_access_key(settings) if with_secret else None
+    return S3Access(endpoint=store.endpoint, region=store.region, access_key_id=store.access_key_id, secret_access_key=secret)
 
 
 def docker_endpoints(settings: LakehouseSettings) -> Endpoints:

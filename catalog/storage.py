@@ -4,7 +4,7 @@ Engines spell the same file differently: Spark and the REST server write `file:/
 `file:///a/b`, Hadoop's S3A `s3a://bucket/key`, Iceberg's S3FileIO `s3://bucket/key`.
 `fs_path` turns each into the path its pyarrow file system uses (`/a/b`, `bucket/key`), so
 that locations compare equal whoever wrote them. `filesystem` opens the settings' store:
-the local file system, or the S3 endpoint with the settings' credentials (a bare
+the local file system, or the object store with the settings' credentials (a bare
 `FileSystem.from_uri("s3://…")` would go to AWS with whatever credentials the machine has).
 """
 
@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from catalog import object_store
 from catalog.settings import LakehouseSettings
 
 S3_SCHEMES = ("s3", "s3a")
@@ -38,15 +39,7 @@ def filesystem(settings: LakehouseSettings, uri: str | None = None) -> pafs.File
     """The file system holding `uri` (default: the warehouse)."""
     if not is_s3(uri or settings.warehouse_uri):
         return pafs.LocalFileSystem()
-    store = settings.object_store
-    return pafs.S3FileSystem(
-        access_key=store.access_key_id,
-        secret_key=store.secret(settings),
-        region=store.region,
-        endpoint_override=store.endpoint,
-        scheme="http" if store.endpoint.startswith("http://") else "https",
-        force_virtual_addressing=False,  # path-style: a loopback server has no bucket host names
-    )
+    return object_store.pyarrow_filesystem(settings)
 
 
 def stored(settings: LakehouseSettings, uri: str) -> tuple[int, int]:
