@@ -58,3 +58,15 @@ def files_under(settings: LakehouseSettings, location: str) -> list[str]:
         return [str(each) for each in Path(path).rglob("*") if each.is_file() and not each.is_symlink()]
     infos = filesystem(settings, location).get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
     return [info.path for info in infos if info.type == pafs.FileType.File]
+
+
+def deliver(settings: LakehouseSettings, local_folder: Path, location: str) -> int:
+    """Copy a local folder's files (landing deliveries made on this machine) to `location`, an
+    S3 prefix; the number of files. Links are not followed (what `files_under` lists)."""
+    target = filesystem(settings, location)
+    root = fs_path(location).rstrip("/")
+    files = files_under(settings, str(local_folder))
+    for path in files:
+        relative = Path(path).relative_to(local_folder).as_posix()
+        pafs.copy_files(path, f"{root}/{relative}", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=target)
+    return len(files)
