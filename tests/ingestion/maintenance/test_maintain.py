@@ -8,6 +8,7 @@ the retention's "now" so that the first days fall out of it, as they would after
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import threading
 import time
@@ -16,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pyiceberg.table.snapshots import Operation
 from pyspark.sql import functions as F
 
+from catalog import run_lock
+from catalog.engine_config import metadata_log_properties
 from catalog.iceberg_catalog import iceberg_catalog
 from catalog.naming import BRONZE, OPS, SILVER, TableName
 from catalog.settings import LakehouseSettings
@@ -27,8 +31,9 @@ from ingestion.day_runner import DayBatch, run_batches
 from ingestion.maintenance import maintain
 from ingestion.maintenance.facts import DATA, table_facts
 from ingestion.maintenance.job import LAYERS
-from ingestion.maintenance.plan import SMALL_FILE_SHARE
+from ingestion.maintenance.plan import SMALL_FILE_SHARE, plan
 from ingestion.operations import TABLES as OPS_TABLES
+from ingestion.silver import publish
 from ingestion.synthetic import generate_sources
 from tests.conftest import TEST_CATALOG_PORT, own_rest_catalog
 
@@ -52,13 +57,34 @@ def history(stack: LakehouseSettings, spark, tmp_path_factory: pytest.TempPathFa
     # `stack`: the session catalog must answer too (Spark resolves add_files against its current catalog).
     overrides = {"maintenance": {"layers": {layer: POLICY for layer in LAYERS}}}
     with own_rest_catalog(spark, tmp_path_factory.mktemp("maint-home"), CATALOG, TEST_CATALOG_PORT + 90, **overrides) as settings:
-        days = landing_days(START, START + dt.timedelta(days=CATCH_UP_DAYS + DAILY_DAYS + 1))
+        # Two days more than the batches: fresh days for the tests that run one beside maintenance.
+        days = landing_days(START, START + dt.timedelta(days=CATCH_UP_DAYS + DAILY_DAYS + 2))
         generate_sources(settings.landing_dir, START, len(days), scale=0.02, seed=5)
         finished: dict[dt.date, dt.datetime] = {}
-        batches = [DayBatch(days[0], days[CATCH_UP_DAYS - 1])] + [DayBatch(day, day) for day in days[CATCH_UP_DAYS:-1]]
+        batches = [DayBatch(days[0], days[CATCH_UP_DAYS - 1])] + [DayBatch(day, day) for day in days[CATCH_UP_DAYS:-2]]
         run_batches(spark, settings, "maintenance-test", batches, maintain_after=False,
                     batch_done=lambda result: finished.__setitem__(result.day, dt.datetime.now(dt.UTC)))
         yield History(settings, days, finished)
+
+
+def main_line(table) -> list:
+    """main's snapshots, newest first."""
+    line, snapshot = [], table.current_snapshot()
+    while snapshot is not None:
+        line.append(snapshot)
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+    return line
+
+
+def _other_session(spark):
+    """A second Spark session, as another process's maintenance would have; it follows the
+    test's run-time conf (the test's catalog is registered at run time)."""
+    session = spark.newSession()
+    current = session.conf.getAll
+    for key, value in spark.conf.getAll.items():
+        if current.get(key) != value:
+            session.conf.set(key, value)
+    return session
 
 
 def tables(settings: LakehouseSettings) -> list[TableName]:
@@ -174,12 +200,8 @@ def test_a_dry_run_changes_nothing_and_says_what_it_would_do(history: History, s
 def test_maintenance_beside_a_pipeline_day_fails_nothing_and_loses_no_commit(history: History, spark) -> None:
     """Maintenance loops over the tables while day 11 runs. Silver publishes (which need main to stand
     still) and maintenance take turns per table; appends retry past compactions."""
-    settings, day = history.settings, history.days[-1]
-    session = spark.newSession()
-    current = session.conf.getAll
-    for key, value in spark.conf.getAll.items():  # the test's catalog is registered at run time
-        if current.get(key) != value:
-            session.conf.set(key, value)
+    settings, day = history.settings, history.days[-2]
+    session = _other_session(spark)
     stop = threading.Event()
     passes: list[str] = []
     errors: list[BaseException] = []
@@ -208,12 +230,7 @@ def test_maintenance_beside_a_pipeline_day_fails_nothing_and_loses_no_commit(his
         name = TableName.from_sql(commit.table)
         table = catalog.load_table(name.identifier)
         if commit.snapshot_id is not None:  # the day's commit is on main's line, not lost
-            ancestry = set()
-            snapshot = table.current_snapshot()
-            while snapshot is not None:
-                ancestry.add(snapshot.snapshot_id)
-                snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
-            assert commit.snapshot_id in ancestry, f"{name}: the day's snapshot is not on main"
+            assert commit.snapshot_id in [s.snapshot_id for s in main_line(table)], f"{name}: the day's snapshot is not on main"
         assert commit.rows_read == commit.rows_accepted + commit.rows_quarantined
     # The two did overlap: maintenance committed rewrites while the day ran.
     records = spark.table(TableName(OPS, "maintenance").sql(settings)).where(F.col("run_id").isin(passes))
@@ -222,6 +239,64 @@ def test_maintenance_beside_a_pipeline_day_fails_nothing_and_loses_no_commit(his
         & (F.col("actions").contains("compacted") | F.col("actions").contains("rewrote"))
     )
     assert len(passes) >= 2 and overlapping.count() > 0
+
+
+def test_a_silver_publish_and_maintenance_on_its_table_take_turns(history: History, spark, monkeypatch) -> None:
+    """The race the table lock exists for, forced: maintenance that moves `main` (a compaction,
+    a manifest rewrite) starts on a Silver table after its audit branch is written and before
+    `main` is fast-forwarded to it. Without the lock, maintenance commits first and the
+    fast-forward fails (main is no longer an ancestor of the branch); with it, maintenance
+    waits, then runs on the published table."""
+    settings, day = history.settings, history.days[-1]
+    # Every Silver table with more than 2 manifests, or 2 small files in a partition, has main-moving work due.
+    busy = settings.model_copy(update={"maintenance": settings.maintenance.model_copy(update={
+        "layers": settings.maintenance.layers.model_copy(update={
+            "silver": settings.maintenance.layers.silver.model_copy(update={"manifests_max": 2})})})})
+    session = _other_session(spark)
+    catalog = iceberg_catalog(settings)
+    real_fast_forward, real_acquire = publish._fast_forward, run_lock._acquire
+    raced: list[tuple[str, object]] = []
+    blocked = threading.Event()
+    maintainer: dict[str, threading.Thread] = {}
+
+    def acquire(descriptor: int, path, wait_seconds: float, who: str) -> None:
+        if threading.current_thread() is maintainer.get("thread"):
+            try:  # tell the test that maintenance is waiting for the lock, then wait as the product does
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                blocked.set()
+        real_acquire(descriptor, path, wait_seconds, who)
+
+    def fast_forward(spark_session, settings_, table: str, branch: str) -> None:
+        name = TableName(SILVER, table)
+        todo = plan(table_facts(catalog.load_table(name.identifier), name), busy.maintenance.policy(SILVER, table),
+                    dt.datetime.now(dt.UTC), metadata_log_properties(busy))
+        if not raced and (todo.compact or todo.rewrite_manifests):
+            def run() -> None:
+                raced.append((table, maintain(session, busy, [str(name)], orphans=False)))
+            thread = maintainer["thread"] = threading.Thread(target=run)
+            thread.start()
+            deadline = time.monotonic() + 600
+            while not blocked.is_set() and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.2)
+        real_fast_forward(spark_session, settings_, table, branch)
+
+    monkeypatch.setattr(publish, "_fast_forward", fast_forward)
+    monkeypatch.setattr(run_lock, "_acquire", acquire)
+    run = run_batches(spark, settings, "publish-beside-maintenance", [DayBatch(day, day)], maintain_after=False)
+    if "thread" in maintainer:
+        maintainer["thread"].join()
+
+    assert raced, "no Silver table had main-moving maintenance due: the race was not run"
+    table, _ = raced[0]
+    assert blocked.is_set(), "maintenance did not wait for the publish"
+    commit = next(c for c in run.results[0].silver if TableName.from_sql(c.table) == TableName(SILVER, table))
+    line = main_line(catalog.load_table(TableName(SILVER, table).identifier))
+    ids = [s.snapshot_id for s in line]
+    assert commit.snapshot_id in ids, "the day's commit is not on main"
+    # ... and maintenance rewrote main after it, not before.
+    assert any(s.summary.operation == Operation.REPLACE for s in line[: ids.index(commit.snapshot_id)])
 
 
 def test_maintenance_after_a_run_carries_its_run_id_and_looks_for_orphans_at_most_daily(history: History, spark) -> None:
