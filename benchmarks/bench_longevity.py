@@ -83,7 +83,8 @@ from catalog.trino_connection import trino_connection  # noqa: E402
 from ingestion.bronze.landing import landing_days  # noqa: E402
 from ingestion.day_runner import DayBatch, day_batches, run_batches  # noqa: E402
 from ingestion.maintenance import maintain  # noqa: E402
-from ingestion.maintenance.facts import local_path, stored, table_facts  # noqa: E402
+from catalog.storage import fs_path, stored  # noqa: E402
+from ingestion.maintenance.facts import table_facts  # noqa: E402
 from ingestion.maintenance.job import LAYERS  # noqa: E402
 from ingestion.pipeline import DayResult  # noqa: E402
 from ingestion.synthetic.generator import generate_sources  # noqa: E402
@@ -208,7 +209,7 @@ def measure_layers(settings: LakehouseSettings) -> dict[str, LayerShape]:
     filesystem = pafs.LocalFileSystem()
     for layer, shape in layers.items():
         folder = settings.warehouse_dir / layer
-        shape.warehouse_files, shape.warehouse_bytes = stored(str(folder))
+        shape.warehouse_files, shape.warehouse_bytes = stored(settings, str(folder))
         shape.warehouse_folders = sum(1 for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else 0
         if not catalog.namespace_exists(layer):
             continue
@@ -222,7 +223,7 @@ def measure_layers(settings: LakehouseSettings) -> dict[str, LayerShape]:
             shape.delete_files += stats.delete_files
             shape.manifests += stats.manifests
             # The folder of the current metadata JSON: every metadata JSON, manifest list and manifest.
-            folder = local_path(table.metadata_location).rsplit("/", 1)[0]
+            folder = fs_path(table.metadata_location).rsplit("/", 1)[0]
             for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True, allow_not_found=True)):
                 if info.type != pafs.FileType.File:
                     continue

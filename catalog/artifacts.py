@@ -7,6 +7,7 @@ set arrived, so an interrupted download is simply retried.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tarfile
@@ -43,6 +44,11 @@ SPARK_PACKAGES = (
     f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
     SPARK_KAFKA_PACKAGE,
 )
+# An S3 warehouse (deployment `cluster`): Hadoop's S3A for what Spark reads and writes outside
+# Iceberg (Bronze Parquet, add_files, landing files). Its version is pyspark's hadoop-client's;
+# it brings the AWS SDK v2 bundle (~640 MB, fetched once into the Ivy cache), which Iceberg's
+# S3FileIO in the Spark runtime uses too.
+SPARK_S3_PACKAGE = f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}"
 # The OpenLineage Spark listener, added to them when lineage.spark_listener is on. 1.54.0
 # (the Python client's version) is not on Maven Central for Scala 2.13; 1.53.0 is the newest
 # there, and both write the same OpenLineage spec (2-0-2).
@@ -78,6 +84,9 @@ REST_CATALOG_DEPENDENCIES = (
     ("org.apache.hadoop", "hadoop-client-api", HADOOP_VERSION, None),
     ("org.apache.hadoop", "hadoop-client-runtime", HADOOP_VERSION, None),
     ("commons-logging", "commons-logging", "1.3.5", None),
+    # S3FileIO for an S3 warehouse, and the AWS SDK it needs.
+    ("org.apache.iceberg", "iceberg-aws", ICEBERG_VERSION, None),
+    ("org.apache.iceberg", "iceberg-aws-bundle", ICEBERG_VERSION, None),
 )
 
 KAFKA_DEPENDENCIES = (
@@ -90,7 +99,9 @@ _NO_MAVEN = "Maven ('mvn') is not installed: run 'apt-get install maven' (it fet
 
 
 def rest_catalog_dir(cache_dir: Path) -> Path:
-    return cache_dir / f"iceberg-rest-catalog-{ICEBERG_VERSION}"
+    # Named by its jar list too: a folder fetched before a dependency was added is not reused.
+    digest = hashlib.sha256(repr(REST_CATALOG_DEPENDENCIES).encode()).hexdigest()[:8]
+    return cache_dir / f"iceberg-rest-catalog-{ICEBERG_VERSION}-{digest}"
 
 
 def trino_dir(cache_dir: Path) -> Path:

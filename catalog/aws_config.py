@@ -149,7 +149,8 @@ def trino_catalog_properties(settings: LakehouseSettings) -> dict[str, str]:
             # Glue serves no view endpoints: listing views would fail every SHOW TABLES.
             "iceberg.rest-catalog.view-endpoints-enabled": "false",
         },
-        file_system={"fs.native-s3.enabled": "true", "s3.region": target.region},
+        # AWS's own S3 endpoints; credentials from the instance role.
+        file_system=engine_config.trino_file_system(engine_config.S3Access(endpoint=None, region=target.region, access_key_id=None)),
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from catalog import artifacts
+from catalog import artifacts, object_store
 from catalog.naming import GOLD
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import KEYSTORE_KEY_ENV, SHARED_SECRET_ENV, TRINO_HEALTH_USER, SecretFiles, secret_files
@@ -31,6 +31,22 @@ DOCKER_SPARK_IMAGE = "apache/spark:4.1.1-scala2.13-java17-python3-ubuntu"
 
 
 @dataclass(frozen=True)
+class S3Access:
+    """How engines reach an S3 warehouse. The secret never goes into a rendered file: each
+    process gets it in its environment (AWS_SECRET_ACCESS_KEY: the services) or in memory
+    (Spark's session conf, PyIceberg's catalog properties)."""
+
+    endpoint: str | None  # None: AWS's own endpoints, by region
+    region: str
+    access_key_id: str | None  # None: the AWS default credential chain (an instance role)
+    secret_access_key: str | None = None  # only where it stays in memory
+
+    @property
+    def https(self) -> bool:
+        return self.endpoint is None or self.endpoint.startswith("https://")
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """How one deployment's clients reach the services and the warehouse."""
 
@@ -40,15 +56,28 @@ class Endpoints:
     # What REST clients send as `warehouse`: a location for the reference catalog, the
     # account's catalog id for AWS Glue (catalog/aws_config.py).
     warehouse_uri: str
+    s3: S3Access | None = None  # set when the warehouse is on S3
 
 
-def local_endpoints(settings: LakehouseSettings) -> Endpoints:
+def local_endpoints(settings: LakehouseSettings, *, with_secret: bool = False) -> Endpoints:
+    """The endpoints on this machine. `with_secret` only for a process's own memory (a Spark
+    session, a PyIceberg catalog): never for what is written to a file."""
     return Endpoints(
         catalog_uri=settings.catalog.uri,
         trino_host=settings.trino.host,
         trino_port=settings.trino.port,
         warehouse_uri=settings.warehouse_uri,
+        s3=object_store_access(settings, with_secret=with_secret),
     )
+
+
+def object_store_access(settings: LakehouseSettings, *, with_secret: bool) -> S3Access | None:
+    """The cluster deployment's object store, as the engines reach it; None on the local one."""
+    if settings.deployment != "cluster":
+        return None
+    store = settings.object_store
+    secret = object_store.secret_access_key(settings) if with_secret else None
+    return S3Access(endpoint=store.endpoint, region=store.region, access_key_id=store.access_key_id, secret_access_key=secret)
 
 
 def docker_endpoints(settings: LakehouseSettings) -> Endpoints:
@@ -101,9 +130,41 @@ def spark_conf(settings: LakehouseSettings, endpoints: Endpoints, *, ivy_dir: Pa
         conf["spark.sql.codegen.factoryMode"] = "NO_CODEGEN"
     if ivy_dir is not None:
         conf["spark.jars.ivy"] = str(ivy_dir)
+    if endpoints.s3 is not None:
+        conf.update(spark_s3_conf(prefix, endpoints.s3))
     if settings.lineage.enabled and settings.lineage.spark_listener:
         conf.update(spark_lineage_conf(settings))
+        conf["spark.jars.packages"] += f",{artifacts.OPENLINEAGE_SPARK_PACKAGE}"
     conf.update(settings.spark.extra_conf)
+    return conf
+
+
+def spark_s3_conf(catalog_prefix: str, s3: S3Access) -> dict[str, str]:
+    """An S3 warehouse: Iceberg's S3FileIO for the tables, Hadoop's S3A (for `s3://` too) for
+    what Spark reads and writes outside Iceberg: Bronze's Parquet, add_files' listing, landing files."""
+    conf = {
+        "spark.jars.packages": ",".join((*artifacts.SPARK_PACKAGES, artifacts.SPARK_S3_PACKAGE)),
+        f"{catalog_prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        f"{catalog_prefix}.client.region": s3.region,
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+    }
+    if s3.endpoint is not None:
+        conf |= {
+            f"{catalog_prefix}.s3.endpoint": s3.endpoint,
+            # A loopback server has no per-bucket host names.
+            f"{catalog_prefix}.s3.path-style-access": "true",
+            "spark.hadoop.fs.s3a.endpoint": s3.endpoint,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(s3.https).lower(),
+        }
+    if s3.access_key_id is not None and s3.secret_access_key is not None:
+        conf |= {
+            f"{catalog_prefix}.s3.access-key-id": s3.access_key_id,
+            f"{catalog_prefix}.s3.secret-access-key": s3.secret_access_key,
+            "spark.hadoop.fs.s3a.access.key": s3.access_key_id,
+            "spark.hadoop.fs.s3a.secret.key": s3.secret_access_key,
+        }
     return conf
 
 
@@ -115,7 +176,6 @@ def spark_lineage_conf(settings: LakehouseSettings) -> dict[str, str]:
     """
     lineage = settings.lineage
     conf = {
-        "spark.jars.packages": ",".join((*artifacts.SPARK_PACKAGES, artifacts.OPENLINEAGE_SPARK_PACKAGE)),
         "spark.extraListeners": "io.openlineage.spark.agent.OpenLineageSparkListener",
         "spark.openlineage.namespace": lineage.namespace,
         # The listener reflects into java.security to find connectors' lineage extensions;
@@ -141,8 +201,12 @@ def spark_defaults_conf(conf: dict[str, str]) -> str:
 # --- Iceberg REST catalog --------------------------------------------------
 
 
-def rest_catalog_env(settings: LakehouseSettings, *, warehouse_uri: str, sqlite_path: str) -> dict[str, str]:
-    """The `CATALOG_*` variables `RESTCatalogServer` reads (`CATALOG_A__B` is `a.b`)."""
+def rest_catalog_env(
+    settings: LakehouseSettings, *, warehouse_uri: str, sqlite_path: str, s3: S3Access | None = None
+) -> dict[str, str]:
+    """The `CATALOG_*` variables `RESTCatalogServer` reads (`CATALOG_IO__IMPL` is `io-impl`,
+    `CATALOG_S3_ENDPOINT` is `s3.endpoint`). On S3 its credentials come from the AWS variables
+    of its environment (`rest_catalog_secret_env`), never from this rendered list."""
     catalog = settings.catalog
     if catalog.backend == "postgresql":
         assert catalog.postgres_url is not None
@@ -158,12 +222,24 @@ def rest_catalog_env(settings: LakehouseSettings, *, warehouse_uri: str, sqlite_
             "CATALOG_JDBC_USER": "",
             "CATALOG_JDBC_PASSWORD": "",
         }
-    return {
+    env = {
         **jdbc,
         "CATALOG_WAREHOUSE": warehouse_uri,
         "CATALOG_REST_PORT": str(catalog.port),
         "CATALOG_CATALOG_NAME": catalog.name,
     }
+    if s3 is not None:
+        env |= {"CATALOG_IO__IMPL": "org.apache.iceberg.aws.s3.S3FileIO", "CATALOG_CLIENT_REGION": s3.region}
+        if s3.endpoint is not None:
+            env |= {"CATALOG_S3_ENDPOINT": s3.endpoint, "CATALOG_S3_PATH__STYLE__ACCESS": "true"}
+    return env
+
+
+def aws_credentials_env(s3: S3Access) -> dict[str, str]:
+    """The AWS SDK's own variables, read by its default credential chain (REST catalog, Trino)."""
+    if s3.access_key_id is None or s3.secret_access_key is None:
+        return {"AWS_REGION": s3.region}  # an instance role
+    return {"AWS_ACCESS_KEY_ID": s3.access_key_id, "AWS_SECRET_ACCESS_KEY": s3.secret_access_key, "AWS_REGION": s3.region}
 
 
 # --- Kafka -----------------------------------------------------------------
@@ -282,12 +358,7 @@ def trino_etc(
         ),
         "log.properties": _properties({"io.trino": "INFO"}),
         f"catalog/{settings.catalog.name}.properties": _properties(
-            trino_iceberg_catalog(
-                endpoints,
-                # Native local file system: reads the file:/ and file:/// locations
-                # Spark and PyIceberg write, with no S3 server in between.
-                file_system={"fs.native-local.enabled": "true", "local.location": "/"},
-            )
+            trino_iceberg_catalog(endpoints, file_system=trino_file_system(endpoints.s3))
         ),
     }
     if auth is not None:
@@ -311,6 +382,18 @@ def trino_iceberg_catalog(
         **file_system,
         "iceberg.file-format": "PARQUET",
     }
+
+
+def trino_file_system(s3: S3Access | None) -> dict[str, str]:
+    if s3 is None:
+        # Native local file system: reads the file:/ and file:/// locations
+        # Spark and PyIceberg write, with no S3 server in between.
+        return {"fs.native-local.enabled": "true", "local.location": "/"}
+    # Native S3; credentials from the AWS variables of Trino's environment (aws_credentials_env).
+    properties = {"fs.native-s3.enabled": "true", "s3.region": s3.region}
+    if s3.endpoint is not None:
+        properties |= {"s3.endpoint": s3.endpoint, "s3.path-style-access": "true"}
+    return properties
 
 
 def _trino_https_properties(settings: LakehouseSettings, auth: SecretFiles, *, etc_dir: str) -> dict[str, str]:
@@ -402,7 +485,15 @@ def _properties(values: dict[str, str]) -> str:
 
 
 def pyiceberg_properties(settings: LakehouseSettings, endpoints: Endpoints) -> dict[str, str]:
-    return {"type": "rest", "uri": endpoints.catalog_uri, "warehouse": endpoints.warehouse_uri}
+    properties = {"type": "rest", "uri": endpoints.catalog_uri, "warehouse": endpoints.warehouse_uri}
+    s3 = endpoints.s3
+    if s3 is not None:
+        properties["s3.region"] = s3.region
+        if s3.endpoint is not None:
+            properties["s3.endpoint"] = s3.endpoint  # path-style: s3.force-virtual-addressing stays false
+        if s3.access_key_id is not None and s3.secret_access_key is not None:
+            properties |= {"s3.access-key-id": s3.access_key_id, "s3.secret-access-key": s3.secret_access_key}
+    return properties
 
 
 def pyiceberg_yaml(settings: LakehouseSettings, endpoints: Endpoints, *, extra: dict[str, str] | None = None) -> str:

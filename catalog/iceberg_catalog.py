@@ -9,5 +9,5 @@ from catalog.settings import LakehouseSettings
 
 
 def iceberg_catalog(settings: LakehouseSettings) -> Catalog:
-    properties = engine_config.pyiceberg_properties(settings, engine_config.local_endpoints(settings))
+    properties = engine_config.pyiceberg_properties(settings, engine_config.local_endpoints(settings, with_secret=True))
     return load_catalog(settings.catalog.name, **properties)

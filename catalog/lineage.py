@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlparse
 from typing import Any, ClassVar
 
 import attr
@@ -122,8 +123,12 @@ def output_table(
     return OutputDataset(namespace, name, facets=table_facets(settings, table, columns), outputFacets=output_facets)
 
 
-def input_path(path: Path, **input_facets: Any) -> InputDataset:
-    return InputDataset(FILE_NAMESPACE, str(path.resolve()), inputFacets=input_facets)
+def input_path(path: Path | str, **input_facets: Any) -> InputDataset:
+    """A folder read as input: `file` and its absolute path, or, per OpenLineage's naming, `s3://<bucket>` and the key."""
+    parsed = urlparse(str(path))
+    if parsed.scheme in ("s3", "s3a"):
+        return InputDataset(f"s3://{parsed.netloc}", parsed.path.lstrip("/"), inputFacets=input_facets)
+    return InputDataset(FILE_NAMESPACE, str(Path(path).resolve()), inputFacets=input_facets)
 
 
 def output_statistics(rows: int, files: int | None = None) -> output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet:

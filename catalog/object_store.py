@@ -64,6 +64,9 @@ def s3proxy_properties(settings: LakehouseSettings, secret: str) -> str:
         "s3proxy.authorization": "aws-v4",
         "s3proxy.identity": store.access_key_id,
         "s3proxy.credential": secret,
+        # Trino's native S3 lists with `x-amz-optional-object-attributes` (to skip archived
+        # objects), which S3Proxy would refuse as an unknown header: every CREATE TABLE failed.
+        "s3proxy.ignore-unknown-headers": "true",
         "jclouds.provider": "filesystem",
         "jclouds.filesystem.basedir": str(data_dir(settings)),
     }

@@ -93,7 +93,8 @@ def _rest_catalog(settings: LakehouseSettings) -> Service:
     catalog = settings.catalog
     sqlite_path = settings.data_dir / "catalog" / "catalog.db"
     env = engine_config.rest_catalog_env(
-        settings, warehouse_uri=settings.warehouse_uri, sqlite_path=str(sqlite_path)
+        settings, warehouse_uri=settings.warehouse_uri, sqlite_path=str(sqlite_path),
+        s3=engine_config.object_store_access(settings, with_secret=False),
     )
     java = settings.java.jdk17_home / "bin" / "java"
     return Service(
@@ -119,7 +120,14 @@ def _rest_catalog(settings: LakehouseSettings) -> Service:
         env=env,
         log_file=settings.run_dir / "rest-catalog.log",
         record_file=settings.run_dir / "rest-catalog.json",
+        secret_env=lambda: _object_store_credentials(settings),
     )
+
+
+def _object_store_credentials(settings: LakehouseSettings) -> dict[str, str]:
+    """A JVM's AWS SDK reads these (its default credential chain): the object store's key, on the cluster deployment."""
+    access = engine_config.object_store_access(settings, with_secret=True)
+    return engine_config.aws_credentials_env(access) if access is not None else {}
 
 
 def _trino(settings: LakehouseSettings) -> Service:
@@ -168,12 +176,13 @@ def _trino(settings: LakehouseSettings) -> Service:
         },
         log_file=settings.run_dir / "trino.log",
         record_file=settings.run_dir / "trino.json",
+        secret_env=lambda: _object_store_credentials(settings),
     )
     if not trino.password_auth:
         return service
     return dataclasses.replace(
         service,
-        secret_env=lambda: trino_auth.server_env(files),
+        secret_env=lambda: {**trino_auth.server_env(files), **_object_store_credentials(settings)},
         ca_file=ca_file,
         extra_ports=((trino.https_port, "LAKEHOUSE_TRINO__HTTPS_PORT"),),
     )
@@ -389,7 +398,8 @@ def start(
     """
     _check_names(settings, only or ())
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    if settings.deployment == "local":  # on the cluster, the warehouse is the object store's bucket
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
     engine_config.write_local_config(settings)
     chosen = [service for service in services(settings) if only is None or service.name in only]

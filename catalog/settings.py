@@ -534,10 +534,23 @@ class LakehouseSettings(BaseSettings):
         """Raw Parquet written by the Bronze jobs (registered in Iceberg, not copied)."""
         return self.home / "bronze"
 
+    # Where the engines keep data: a local folder (`local`), or the object store's bucket (`cluster`).
     @property
     def warehouse_uri(self) -> str:
+        if self.deployment == "cluster":
+            return f"s3://{self.object_store.bucket}/warehouse"
         assert self.warehouse_dir is not None
         return self.warehouse_dir.as_uri()
+
+    @property
+    def bronze_location(self) -> str:
+        """Bronze's Parquet, as Spark takes a folder: `bronze_dir`, or `s3://<bucket>/bronze`."""
+        return f"s3://{self.object_store.bucket}/bronze" if self.deployment == "cluster" else str(self.bronze_dir)
+
+    @property
+    def landing_location(self) -> str:
+        """Where file sources land: `landing_dir`, or `s3://<bucket>/landing`."""
+        return f"s3://{self.object_store.bucket}/landing" if self.deployment == "cluster" else str(self.landing_dir)
 
 
 # Secrets that `up` generates when the environment sets none: (section, field).

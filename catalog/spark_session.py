@@ -22,7 +22,8 @@ def spark_session(settings: LakehouseSettings, app_name: str = "lakehouse") -> S
     # PySpark launches its JVM with $JAVA_HOME; a shell's Java 25 would not do.
     os.environ["JAVA_HOME"] = str(jdk)
     conf = engine_config.spark_conf(
-        settings, engine_config.local_endpoints(settings), ivy_dir=settings.cache_dir / "ivy"  # type: ignore[operator]
+        # The object store's secret stays in the session's memory, never in a rendered file.
+        settings, engine_config.local_endpoints(settings, with_secret=True), ivy_dir=settings.cache_dir / "ivy"  # type: ignore[operator]
     )
     if settings.lineage.enabled and settings.lineage.spark_listener and settings.lineage.transport == "file":
         settings.lineage.spark_file.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]

@@ -45,7 +45,7 @@ def bronze_inputs(settings: LakehouseSettings, source: str, origin: tuple[str, s
     object it is extracted from (`origin`: namespace and name, `ingestion.sources.job.lineage_origin`)."""
     if origin is not None:
         return [InputDataset(*origin, inputFacets=facets)]
-    return [input_path(settings.landing_dir / source, **facets)]
+    return [input_path(f"{settings.landing_location}/{source}", **facets)]
 
 
 def finish_bronze(

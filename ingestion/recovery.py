@@ -17,15 +17,13 @@ cannot know that no writer is in flight; we do.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 from sqlglot import exp
 
+from catalog import storage
 from catalog.naming import BRONZE, OPS, QUARANTINE, SILVER, TableName
 from catalog.run_lock import table_lock
 from catalog.settings import LakehouseSettings
@@ -39,8 +37,8 @@ from ingestion.silver.publish import AUDIT_BRANCH_PREFIX
 @dataclass
 class Recovery:
     branches_dropped: list[str] = field(default_factory=list)
-    attempts_removed: list[Path] = field(default_factory=list)
-    orphan_files_removed: list[Path] = field(default_factory=list)
+    attempts_removed: list[str] = field(default_factory=list)  # locations (a local path, or s3://)
+    orphan_files_removed: list[str] = field(default_factory=list)  # file system paths
 
     def summary(self) -> str:
         return (
@@ -58,7 +56,7 @@ def recover(spark: SparkSession, settings: LakehouseSettings, report: Callable[[
         found.branches_dropped += _drop_audit_branches(spark, settings, table)
     for source in (entity.source for entity in entities):
         for attempt in bronze_tables.unregistered_attempts(spark, settings, source):
-            shutil.rmtree(attempt)
+            bronze_tables.remove_attempt(settings, attempt)
             found.attempts_removed.append(attempt)
     # Bronze tables too: a positioned source (ingestion/sources) appends into the table's own data/ folder.
     bronze = [TableName(BRONZE, entity.source) for entity in entities]
@@ -82,7 +80,7 @@ def _drop_audit_branches(spark: SparkSession, settings: LakehouseSettings, name:
     return dropped
 
 
-def _remove_orphan_data_files(spark: SparkSession, settings: LakehouseSettings, name: TableName) -> list[Path]:
+def _remove_orphan_data_files(spark: SparkSession, settings: LakehouseSettings, name: TableName) -> list[str]:
     """Files under the table's `data/` folder that no snapshot of any branch or tag references."""
     table = name.sql(settings)
     if not spark.catalog.tableExists(table):
@@ -90,19 +88,14 @@ def _remove_orphan_data_files(spark: SparkSession, settings: LakehouseSettings, 
     location = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where("col_name = 'Location'").collect()
     if not location:
         return []
-    data_dir = _local_path(location[0]["data_type"]) / "data"
-    if not data_dir.is_dir():
+    root = location[0]["data_type"]
+    files = storage.files_under(settings, root.rstrip("/") + "/data")
+    if not files:
         return []
-    referenced = {_local_path(row["file_path"]) for row in spark.table(name.metadata_sql(settings, "all_files")).select("file_path").collect()}
-    orphans = [path for path in data_dir.rglob("*") if path.is_file() and not path.is_symlink() and path not in referenced]
+    all_files = spark.table(name.metadata_sql(settings, "all_files")).select("file_path").collect()
+    referenced = {storage.fs_path(row["file_path"]) for row in all_files}
+    orphans = [path for path in files if path not in referenced]
+    filesystem = storage.filesystem(settings, root)
     for path in orphans:
-        path.unlink()
+        filesystem.delete_file(path)
     return orphans
-
-
-def _local_path(uri: str) -> Path:
-    """`file:/a/b`, `file:///a/b` or `/a/b` -> Path('/a/b'). The warehouse is a local folder (see README)."""
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        raise ValueError(f"crash recovery only cleans a local warehouse, not {uri}")
-    return Path(parsed.path)

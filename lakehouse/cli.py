@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog import aws_config, engine_config, faults, services
+from catalog import aws_config, engine_config, faults, services, storage
 from catalog.artifacts import TRINO_VERSION
 from catalog.errors import LakehouseError
 from catalog.naming import BRONZE, GOLD, QUARANTINE, SILVER, TableName, namespace_qualified
@@ -248,6 +248,10 @@ def generate(
     feed = server_feed(settings, world={"start": f"{start:%Y-%m-%d}", "scale": scale, "seed": seed}) if servers else None
     with console.status(f"generating {days} days into {', '.join((*servers, str(target)))}"):
         report = generate_sources(target, start.date(), days, scale=scale, seed=seed, feed=feed)
+    if out is None and storage.is_s3(settings.landing_location):
+        # The cluster deployment's landing prefix: the files generated here are delivered there.
+        with console.status(f"delivering them to {settings.landing_location}"):
+            storage.deliver(settings, target, settings.landing_location)
     table = Table("source", "rows", "duplicates", "malformed", "late", "orphans")
     for source in sorted({entry.source for entry in report.entries}):
         entries = report.entries_for(source)

@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 
+from catalog import storage
 from catalog.naming import BRONZE, TableName
 from catalog.settings import LakehouseSettings
 from ingestion.bronze import ingested_files, landing, tables, transform
@@ -61,10 +63,10 @@ def ingest_landing_day(
     day: dt.date,
     *,
     since: dt.date | None = None,
-    landing_dir: Path | None = None,
+    landing_dir: Path | str | None = None,
     contract: TableContract | None = None,
 ) -> BronzeBatch:
-    """Ingest the files of `<landing_dir>/<source>/<YYYY-MM-DD>/` not yet in Bronze (default: settings.landing_dir).
+    """Ingest the files of `<landing_dir>/<source>/<YYYY-MM-DD>/` not yet in Bronze (default: settings.landing_location).
 
     With `since`, every landing day from `since` to `day` goes into one batch (a catch-up):
     one Spark job instead of one per day, each row still dated by its own file's day.
@@ -73,7 +75,9 @@ def ingest_landing_day(
     file_format = delivery.format
     contract = contract or load_contracts(contracts_path(settings, BRONZE)).table(source)
     days = landing.landing_days(since or day, day)
-    listings = [landing.list_day(landing_dir or settings.landing_dir, source, each, delivery.pattern) for each in days]
+    location = landing_dir or settings.landing_location
+    filesystem = storage.filesystem(settings, str(location))
+    listings = [landing.list_day(location, source, each, delivery.pattern, filesystem=filesystem) for each in days]
     files = [f for listing in listings for f in listing.files]
     refused = tuple(entry for listing in listings for entry in listing.refused)
     refusals = tuple(f"refused {entry.path}: {entry.reason}" for entry in refused)
@@ -97,7 +101,8 @@ def ingest_landing_day(
         columns = spark.read.parquet(str(directory)).columns
     else:
         declared = [c.name for c in contract.columns if c.name not in METADATA_COLUMNS]
-        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, ingested_at=ingested_at, declared_columns=declared)
+        rows = bronze_rows(spark, file_format, new, batch_id=batch_id, ingested_at=ingested_at, declared_columns=declared,
+                           filesystem=filesystem)
         columns = rows.columns
         tables.ensure_table(spark, settings, source, rows.schema)
         # A fresh folder per attempt: never one that an earlier attempt (or a live writer) uses.
@@ -134,15 +139,17 @@ def bronze_rows(
     batch_id: str,
     ingested_at: dt.datetime,
     declared_columns: Sequence[str] = (),
+    filesystem: pafs.FileSystem | None = None,
 ) -> DataFrame:
     """The batch's Bronze rows (lazy, but for the JSON keys it collects first).
 
     `declared_columns`: the source columns of its Bronze contract, which a CSV header must hold.
+    `filesystem`: the one the files are on, when that is S3 (catalog.storage).
     """
     lines = transform.split_lines(landing.read_contents(spark, files))
     if file_format is LandingFormat.CSV:
         headers = {
-            str(f.path): transform.parse_csv_header(landing.read_first_line(f.path), declared_columns) for f in files
+            str(f.path): transform.parse_csv_header(landing.read_first_line(f.path, filesystem), declared_columns) for f in files
         }
         parsed = transform.parse_lines(lines, file_format, csv_headers=headers)
     else:
@@ -152,7 +159,7 @@ def bronze_rows(
 
 
 def _load(
-    spark: SparkSession, settings: LakehouseSettings, source: str, rows: DataFrame, directory: Path, rows_read: int
+    spark: SparkSession, settings: LakehouseSettings, source: str, rows: DataFrame, directory: str, rows_read: int
 ) -> tuple[int, int]:
     """Write and register the batch, unless it has no rows; (rows written, unparseable)."""
     if rows_read == 0:

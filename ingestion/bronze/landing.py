@@ -7,6 +7,10 @@ file whose name matches the source's pattern (`source_formats.py`); the rest is 
 with the reason, and never read: symlinks (never followed, not even to a file inside the
 landing dir), subfolders (never descended into), FIFOs, sockets and devices (opening a
 FIFO would block). A source or day directory that is a symlink is an error.
+
+The landing dir may be an S3 prefix too (`s3://bucket/landing`, the cluster deployment):
+there, objects are listed through the warehouse's pyarrow file system; a key one level
+deeper is a subfolder, refused like a local one, and objects have no links or devices.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+
+from catalog.storage import fs_path, is_s3
 
 from ingestion.bronze.columns import SOURCE_FILE
 from ingestion.bronze.errors import BronzeError
@@ -47,7 +54,7 @@ _REMOVED = "removed while the day was listed"
 
 @dataclass(frozen=True)
 class LandingFile:
-    path: Path  # absolute
+    path: Path | str  # absolute: a local Path, or `s3://bucket/key`
     sha256: str  # of the content
     size: int  # bytes
     lines: int  # physical lines; a last line without '\n' counts
@@ -63,7 +70,7 @@ class LandingFile:
 class RefusedFile:
     """An entry of a day directory that is not a delivery: not read, not recorded as ingested."""
 
-    path: Path  # absolute, as listed (not resolved)
+    path: Path | str  # absolute, as listed (not resolved); or `s3://bucket/key`
     reason: str  # e.g. "symlink refused (-> /etc/passwd)", "does not match the delivery pattern *.csv"
 
 
@@ -93,10 +100,15 @@ def day_directory(landing_dir: Path, source: str, day: dt.date) -> Path:
     return landing_dir.resolve() / source / day.isoformat()
 
 
-def list_day(landing_dir: Path, source: str, day: dt.date, pattern: str) -> DayListing:
+def list_day(
+    landing_dir: Path | str, source: str, day: dt.date, pattern: str, *, filesystem: pafs.FileSystem | None = None
+) -> DayListing:
     """The day's deliveries (names matching the source's `pattern`), described, and the entries
-    refused. A missing day directory means "not delivered"."""
-    directory = day_directory(landing_dir, source, day)
+    refused. A missing day directory means "not delivered". An S3 landing dir needs its `filesystem`."""
+    if is_s3(str(landing_dir)):
+        assert filesystem is not None, "an S3 landing dir is listed through the settings' file system"
+        return _list_s3_day(filesystem, str(landing_dir), source, day, pattern)
+    directory = day_directory(Path(landing_dir), source, day)
     _check_day_directory(source, day, directory)
     files, refused = [], []
     for name in sorted(os.listdir(directory)):
@@ -120,7 +132,17 @@ def batch_id(source: str, files: Sequence[LandingFile]) -> str:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
 
 
-def read_first_line(path: Path) -> bytes:
+def read_first_line(path: Path | str, filesystem: pafs.FileSystem | None = None) -> bytes:
+    if is_s3(str(path)):
+        assert filesystem is not None, "an S3 delivery is read through the settings' file system"
+        with filesystem.open_input_stream(fs_path(str(path))) as stream:
+            first = b""
+            while chunk := stream.read(_CHUNK_BYTES):
+                head, newline, _ = chunk.partition(b"\n")
+                first += head + newline
+                if newline:
+                    break
+            return first
     try:
         with _open_regular_file(path) as handle:
             return handle.readline()
@@ -133,7 +155,7 @@ def read_contents(spark: SparkSession, files: Sequence[LandingFile]) -> DataFram
 
     The files may span several day directories of one source (a catch-up batch).
     """
-    source_directories = {f.path.parent.parent for f in files}
+    source_directories = {str(f.path).rsplit("/", 2)[0] for f in files}
     if len(source_directories) != 1:
         raise ValueError(f"read_contents reads one source directory at a time, got {sorted(map(str, source_directories))}")
     (source_directory,) = source_directories
@@ -149,6 +171,35 @@ def read_contents(spark: SparkSession, files: Sequence[LandingFile]) -> DataFram
     parts = F.split(F.col("path"), "/")
     relative = F.concat(F.element_at(parts, -2), F.lit("/"), F.element_at(parts, -1))
     return read.select(F.concat(F.lit(f"{source_directory}/"), relative).alias(SOURCE_FILE), F.col(CONTENT))
+
+
+def _list_s3_day(filesystem: pafs.FileSystem, landing: str, source: str, day: dt.date, pattern: str) -> DayListing:
+    directory = f"{landing.rstrip('/')}/{source}/{day.isoformat()}"
+    entries = filesystem.get_file_info(pafs.FileSelector(fs_path(directory), allow_not_found=True))
+    if not entries:  # an object store has no empty folders: a day without records still has an empty file
+        raise BronzeError(
+            f"no delivery of {source} for {day.isoformat()}: nothing under {directory}/ "
+            "(a day without records still has an empty file); check the landing prefix (settings: deployment, object_store)"
+        )
+    files, refused = [], []
+    for entry in sorted(entries, key=lambda each: each.base_name):
+        name = entry.base_name
+        if name.startswith((".", "_")):
+            continue
+        uri = f"{directory}/{name}"
+        if entry.type == pafs.FileType.Directory:
+            reason: str | None = f"{SUBFOLDER}: day directories are not searched recursively"
+        elif not fnmatch.fnmatchcase(name, pattern):
+            reason = f"does not match the delivery pattern {pattern}"
+        elif _GLOB_CHARACTERS & set(name):
+            reason = f"its name holds one of {''.join(sorted(_GLOB_CHARACTERS))}, which Spark would read as a pattern: rename it"
+        else:
+            reason = None
+            with filesystem.open_input_stream(entry.path) as stream:
+                files.append(_described(iter(lambda: stream.read(_CHUNK_BYTES), b""), uri, day))
+        if reason is not None:
+            refused.append(RefusedFile(uri, reason))
+    return DayListing(tuple(files), tuple(refused))
 
 
 def _check_day_directory(source: str, day: dt.date, directory: Path) -> None:
@@ -211,14 +262,18 @@ def _open_regular_file(path: Path) -> Iterator[BinaryIO]:
 
 
 def _describe(path: Path, day: dt.date) -> LandingFile:
+    with _open_regular_file(path) as handle:
+        return _described(iter(lambda: handle.read(_CHUNK_BYTES), b""), path, day)
+
+
+def _described(chunks: Iterator[bytes], path: Path | str, day: dt.date) -> LandingFile:
     digest = hashlib.sha256()
     size = line_ends = 0
     last_byte = b""
-    with _open_regular_file(path) as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-            line_ends += chunk.count(b"\n")
-            last_byte = chunk[-1:]
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        line_ends += chunk.count(b"\n")
+        last_byte = chunk[-1:]
     unterminated_last_line = size > 0 and last_byte != b"\n"
     return LandingFile(path, digest.hexdigest(), size, line_ends + unterminated_last_line, day)

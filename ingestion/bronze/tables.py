@@ -20,16 +20,17 @@ Every identifier in SQL is quoted by sqlglot.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from sqlglot import exp
 
+from catalog import storage
 from catalog.naming import BRONZE, TableName, namespace_sql, procedure_sql
 from catalog.settings import LakehouseSettings
 from ingestion.bronze.columns import INGEST_DATE, PARSE_ERROR
@@ -40,18 +41,19 @@ ATTEMPT_PREFIX = "attempt-"
 PARQUET_TIMESTAMP_TYPE = "TIMESTAMP_MICROS"
 
 
-def bronze_root(settings: LakehouseSettings) -> Path:
-    return settings.bronze_dir
+# Folders are locations as Spark takes them: a local path, or `s3://bucket/key` (settings.bronze_location).
+def bronze_root(settings: LakehouseSettings) -> str:
+    return settings.bronze_location
 
 
-def batch_directory(settings: LakehouseSettings, source: str, batch_id: str) -> Path:
-    return bronze_root(settings) / source / batch_id
+def batch_directory(settings: LakehouseSettings, source: str, batch_id: str) -> str:
+    return f"{bronze_root(settings)}/{source}/{batch_id}"
 
 
-def new_attempt_directory(batch: Path) -> Path:
+def new_attempt_directory(batch: str) -> str:
     """A folder no earlier attempt used: time-ordered, unique across processes."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    return batch / f"{ATTEMPT_PREFIX}{stamp}-{uuid.uuid4().hex[:12]}"
+    return f"{batch}/{ATTEMPT_PREFIX}{stamp}-{uuid.uuid4().hex[:12]}"
 
 
 def ensure_namespace(spark: SparkSession, settings: LakehouseSettings) -> None:
@@ -91,60 +93,84 @@ def ensure_table(spark: SparkSession, settings: LakehouseSettings, table: str, s
         existing.add(field.name.lower())
 
 
-def write_batch(rows: DataFrame, directory: Path) -> None:
+def write_batch(rows: DataFrame, directory: str) -> None:
     """Write one attempt's directory, which must not exist yet: nothing is ever overwritten."""
     with _session_conf(rows.sparkSession, "spark.sql.parquet.outputTimestampType", PARQUET_TIMESTAMP_TYPE):
-        rows.write.mode("errorifexists").partitionBy(INGEST_DATE).parquet(str(directory))
+        rows.write.mode("errorifexists").partitionBy(INGEST_DATE).parquet(directory)
 
 
-def count_batch(spark: SparkSession, directory: Path) -> tuple[int, int]:
+def count_batch(spark: SparkSession, directory: str) -> tuple[int, int]:
     """(rows, rows with a parse error) in a written batch directory."""
-    counts = spark.read.parquet(str(directory)).agg(F.count(F.lit(1)), F.count(F.col(PARSE_ERROR))).first()
+    counts = spark.read.parquet(directory).agg(F.count(F.lit(1)), F.count(F.col(PARSE_ERROR))).first()
     assert counts is not None
     return int(counts[0]), int(counts[1])
 
 
-def registered_attempt(spark: SparkSession, settings: LakehouseSettings, table: str, batch: Path) -> Path | None:
+def registered_attempt(spark: SparkSession, settings: LakehouseSettings, table: str, batch: str) -> str | None:
     """The attempt folder of `batch` whose files the table references, or None."""
     name = TableName(BRONZE, table)
     # Registered files live in the batch folder: without it there is nothing to look up.
-    if not batch.is_dir() or not spark.catalog.tableExists(name.sql(settings)):
+    if not _is_folder(settings, batch) or not spark.catalog.tableExists(name.sql(settings)):
         return None
+    # Spark records `file:/a` for the folder `/a`, and `s3://b/k` for `s3://b/k`: compared as file system paths.
+    inside = storage.fs_path(batch) + "/"
     files = spark.table(name.metadata_sql(settings, "files"))
-    found = files.where(F.col("file_path").contains(f"{batch}/")).select("file_path").limit(1).collect()
+    found = files.where(F.col("file_path").contains(inside)).select("file_path").limit(1).collect()
     if not found:
         return None
-    attempt = found[0]["file_path"].split(f"{batch}/", 1)[1].split("/", 1)[0]
+    attempt = found[0]["file_path"].split(inside, 1)[1].split("/", 1)[0]
     # Batches written before attempts existed hold their partitions directly.
-    return batch / attempt if attempt.startswith(ATTEMPT_PREFIX) else batch
+    return f"{batch}/{attempt}" if attempt.startswith(ATTEMPT_PREFIX) else batch
 
 
-def unregistered_attempts(spark: SparkSession, settings: LakehouseSettings, table: str) -> list[Path]:
+def unregistered_attempts(spark: SparkSession, settings: LakehouseSettings, table: str) -> list[str]:
     """Attempt folders of every batch of `table` that the table does not reference: left by runs that died.
 
     Only safe to delete while holding the pipeline lock: otherwise one of them may be a
     live writer's attempt, about to be registered.
     """
-    source_dir = bronze_root(settings) / table
-    if not source_dir.is_dir():
-        return []
-    attempts = [a for batch in source_dir.iterdir() if batch.is_dir() for a in batch.iterdir() if a.name.startswith(ATTEMPT_PREFIX)]
-    if not attempts:
+    source_dir = f"{bronze_root(settings)}/{table}"
+    filesystem = storage.filesystem(settings, source_dir)
+    found = [
+        (batch.base_name, attempt.base_name)
+        for batch in _folders(filesystem, storage.fs_path(source_dir))
+        for attempt in _folders(filesystem, batch.path)
+        if attempt.base_name.startswith(ATTEMPT_PREFIX)
+    ]
+    if not found:
         return []
     name = TableName(BRONZE, table)
     referenced: set[str] = set()
+    inside = storage.fs_path(source_dir) + "/"
     if spark.catalog.tableExists(name.sql(settings)):
         paths = spark.table(name.metadata_sql(settings, "files")).select("file_path").collect()
-        referenced = {row["file_path"].split(f"{source_dir}/", 1)[-1].split("/", 2)[1] for row in paths if f"{source_dir}/" in row["file_path"]}
-    return [attempt for attempt in attempts if attempt.name not in referenced]
+        referenced = {row["file_path"].split(inside, 1)[-1].split("/", 2)[1] for row in paths if inside in row["file_path"]}
+    return [f"{source_dir}/{batch}/{attempt}" for batch, attempt in found if attempt not in referenced]
 
 
-def register_batch(spark: SparkSession, settings: LakehouseSettings, table: str, directory: Path) -> int:
+def remove_attempt(settings: LakehouseSettings, attempt: str) -> None:
+    if storage.is_s3(attempt):
+        storage.filesystem(settings, attempt).delete_dir(storage.fs_path(attempt))
+    else:  # rmtree refuses a symlinked folder and never follows a link inside it
+        shutil.rmtree(attempt)
+
+
+def _is_folder(settings: LakehouseSettings, location: str) -> bool:
+    info = storage.filesystem(settings, location).get_file_info(storage.fs_path(location))
+    return info.type == pafs.FileType.Directory
+
+
+def _folders(filesystem: pafs.FileSystem, path: str) -> list[pafs.FileInfo]:
+    infos = filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return [info for info in infos if info.type == pafs.FileType.Directory]
+
+
+def register_batch(spark: SparkSession, settings: LakehouseSettings, table: str, directory: str) -> int:
     """`add_files` for one batch directory; the number of files added."""
     procedure = procedure_sql(settings, "add_files")
     # A path-based table, `parquet`.`/dir`: the files under /dir, partition directories included.
     source = exp.Table(
-        this=exp.to_identifier(str(directory), quoted=True), db=exp.to_identifier("parquet", quoted=True)
+        this=exp.to_identifier(directory, quoted=True), db=exp.to_identifier("parquet", quoted=True)
     )
     target = exp.Literal.string(TableName(BRONZE, table).sql(settings)).sql(dialect="spark")
     source_table = exp.Literal.string(source.sql(dialect="spark")).sql(dialect="spark")

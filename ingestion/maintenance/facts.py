@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
+from pyiceberg.io import FileIO
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
 from catalog.naming import TableName
@@ -115,7 +116,7 @@ def table_facts(table: Table, name: TableName) -> TableFacts:
         for s in metadata.snapshots
     )
     refs = tuple(RefFacts(ref_name, ref.snapshot_id, ref.snapshot_ref_type == "branch") for ref_name, ref in metadata.refs.items())
-    stored_files, stored_bytes = stored(metadata.location)
+    stored_files, stored_bytes = stored(table.io, metadata.location)
     return TableFacts(
         name, metadata.location, file_facts, manifests, snapshots, refs,
         sorted=not table.sort_order().is_unsorted, properties=dict(metadata.properties),
@@ -123,14 +124,12 @@ def table_facts(table: Table, name: TableName) -> TableFacts:
     )
 
 
-def stored(location: str) -> tuple[int, int]:
-    """(files, bytes) under a location, whatever wrote them."""
-    filesystem, path = pafs.FileSystem.from_uri(location)
-    infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+def stored(io: FileIO, location: str) -> tuple[int, int]:
+    """(files, bytes) under a location, whatever wrote them, through the table's own file system
+    (PyIceberg's, configured for the warehouse: a local folder or the S3 endpoint)."""
+    if not isinstance(io, PyArrowFileIO):
+        raise TypeError(f"maintenance lists files with PyIceberg's PyArrowFileIO, not {type(io).__name__}")
+    scheme, netloc, path = PyArrowFileIO.parse_location(location)
+    infos = io.fs_by_scheme(scheme, netloc).get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
     found = [info for info in infos if info.type == pafs.FileType.File]
     return len(found), sum(info.size or 0 for info in found)
-
-
-def local_path(uri: str) -> str:
-    """The path of `file:/a`, `file:///a` or `/a` (Spark and the REST server spell local files differently)."""
-    return urlparse(uri).path if uri.startswith("file:") else uri

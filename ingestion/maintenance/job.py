@@ -22,6 +22,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
 
+from catalog import storage
 from catalog.engine_config import metadata_log_properties
 from catalog.errors import ConfigError
 from catalog.iceberg_catalog import iceberg_catalog
@@ -29,7 +30,7 @@ from catalog.naming import BRONZE, GOLD, OPS, SILVER, TableName
 from catalog.run_lock import WarehouseBusy, maintenance_lock, table_lock
 from catalog.settings import LakehouseSettings, LayerPolicies
 from ingestion.maintenance import leftovers, steps
-from ingestion.maintenance.facts import TableStats, local_path, table_facts
+from ingestion.maintenance.facts import TableStats, table_facts
 from ingestion.maintenance.plan import Plan, plan
 from ingestion.operations import ensure_ops_tables, spark_ddl
 
@@ -109,9 +110,10 @@ def maintain(
                 ))
     found: list[leftovers.Leftover] = []
     if orphans and not targets:
-        found = leftovers.find_leftovers(catalog, settings.warehouse_uri, orphans_before)
+        warehouse = storage.filesystem(settings)
+        found = leftovers.find_leftovers(catalog, warehouse, settings.warehouse_uri, orphans_before)
         if found and not dry_run:
-            leftovers.remove(settings.warehouse_uri, found)
+            leftovers.remove(warehouse, found)
     result = MaintenanceResult(run_id, dry_run, orphans, tuple(done), tuple(found))
     record(spark, settings, result)
     return result
@@ -276,7 +278,7 @@ def record(spark: SparkSession, settings: LakehouseSettings, result: Maintenance
         counts = [value for pair in zip(done.before.as_tuple(), done.after.as_tuple(), strict=True) for value in pair]
         rows.append((result.run_id, str(done.table), result.dry_run, result.orphans_checked, done.summary, done.seconds, *counts, now))
     # A dropped table's folder gets a row of its own, named by its path in the warehouse.
-    root = local_path(settings.warehouse_uri).rstrip("/") + "/"
+    root = storage.fs_path(settings.warehouse_uri).rstrip("/") + "/"
     for gone in result.leftovers:
         verb = "would remove" if result.dry_run else "removed"
         before = TableStats(0, 0, 0, 0, 0, gone.files, gone.bytes).as_tuple()

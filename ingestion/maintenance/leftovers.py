@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 from pyiceberg.catalog import Catalog
 
-from ingestion.maintenance.facts import local_path
+from catalog.storage import fs_path
 
 _ICEBERG_FOLDERS = {"metadata", "data"}
 
@@ -36,18 +36,19 @@ class Leftover:
     bytes: int
 
 
-def find_leftovers(catalog: Catalog, warehouse_uri: str, older_than: dt.datetime) -> list[Leftover]:
-    filesystem, root = pafs.FileSystem.from_uri(warehouse_uri)
+def find_leftovers(catalog: Catalog, filesystem: pafs.FileSystem, warehouse_uri: str, older_than: dt.datetime) -> list[Leftover]:
+    """`filesystem`: the warehouse's (catalog.storage.filesystem)."""
+    root = fs_path(warehouse_uri)
     namespaces = [namespace for namespace in catalog.list_namespaces()]
     live_namespaces = {namespace[0] for namespace in namespaces}
     live = set()
     for namespace in namespaces:
-        live |= {local_path(catalog.load_table(ident).metadata.location) for ident in catalog.list_tables(namespace)}
+        live |= {fs_path(catalog.load_table(ident).metadata.location) for ident in catalog.list_tables(namespace)}
         try:
             views = catalog.list_views(namespace)
         except NotImplementedError:  # a catalog that cannot list views: a view's folder could look dropped
             return []
-        live |= {local_path(catalog.load_view(ident).metadata.location) for ident in views}
+        live |= {fs_path(catalog.load_view(ident).metadata.location) for ident in views}
     live = {path.rstrip("/") for path in live}
 
     found = []
@@ -66,8 +67,7 @@ def find_leftovers(catalog: Catalog, warehouse_uri: str, older_than: dt.datetime
     return found
 
 
-def remove(warehouse_uri: str, leftovers: list[Leftover]) -> None:
-    filesystem, _ = pafs.FileSystem.from_uri(warehouse_uri)
+def remove(filesystem: pafs.FileSystem, leftovers: list[Leftover]) -> None:
     for leftover in leftovers:
         filesystem.delete_dir(leftover.path)
 

@@ -21,7 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from catalog.settings import TablePolicy
-from ingestion.maintenance.facts import DATA, POSITION_DELETES, TableFacts, local_path
+from catalog.storage import fs_path
+from ingestion.maintenance.facts import DATA, POSITION_DELETES, TableFacts
 
 # Iceberg's rewrite_data_files counts a file as small below this share of the target (min-file-size-bytes).
 SMALL_FILE_SHARE = 0.75
@@ -59,8 +60,8 @@ def plan(facts: TableFacts, policy: TablePolicy, as_of: dt.datetime, metadata_lo
 
 def registered_in_place(facts: TableFacts) -> bool:
     """Data files outside the table's folder: a Bronze file source's raw deliveries, registered with add_files."""
-    root = local_path(facts.location).rstrip("/") + "/"
-    return any(not local_path(f.path).startswith(root) for f in facts.files if f.content == DATA)
+    root = fs_path(facts.location).rstrip("/") + "/"
+    return any(not fs_path(f.path).startswith(root) for f in facts.files if f.content == DATA)
 
 
 def _compaction(facts: TableFacts, policy: TablePolicy) -> tuple[str | None, str | None, bool]:

@@ -12,8 +12,6 @@ import configparser
 import dataclasses
 import datetime as dt
 import json
-import subprocess
-import zipfile
 from pathlib import Path
 
 import botocore.session
@@ -30,8 +28,7 @@ from catalog import artifacts, aws_config, engine_config
 from catalog.errors import ConfigError
 from catalog.settings import load_settings
 from lakehouse.cli import app
-from tests.conftest import SHARED_CACHE
-from tests.jvm_classes import ClassStrings, read_class, read_jars
+from tests.jvm_classes import ClassStrings
 
 DAY = dt.date(2026, 1, 5)
 AWS = {
@@ -54,39 +51,6 @@ def files(settings) -> dict[str, str]:
 
 
 # --- What the engines declare ----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def trino_declared() -> ClassStrings:
-    """Trino 476's Iceberg plugin (@Config names) and the class that reads catalog files."""
-    server = artifacts.ensure_trino(SHARED_CACHE)
-    declared = read_jars(sorted((server / "plugin" / "iceberg").glob("io.trino_*.jar")))
-    with zipfile.ZipFile(server / "lib" / f"io.trino_trino-main-{artifacts.TRINO_VERSION}.jar") as main:
-        declared.literals |= read_class(main.read("io/trino/connector/FileCatalogStore.class")).literals
-    return declared
-
-
-@pytest.fixture(scope="module")
-def iceberg_declared() -> tuple[ClassStrings, set[str]]:
-    """Iceberg's Spark runtime, the one the local profile runs: the constants of the packages
-    that declare catalog, table, AWS and REST properties, and every class it holds."""
-    jar = _iceberg_spark_runtime()
-    packages = ("org/apache/iceberg", "org/apache/iceberg/aws", "org/apache/iceberg/rest", "org/apache/iceberg/rest/auth")
-    with zipfile.ZipFile(jar) as archive:
-        classes = {name.removesuffix(".class").replace("/", ".") for name in archive.namelist()}
-    return read_jars([jar], packages=packages), classes
-
-
-def _iceberg_spark_runtime() -> Path:
-    """From Spark's Ivy cache (a local Spark session fetched it), else Maven's local repository."""
-    group, artifact, version = next(p for p in artifacts.SPARK_PACKAGES if ":iceberg-spark-runtime-" in p).split(":")
-    ivy = SHARED_CACHE / "ivy" / "jars" / f"{group}_{artifact}-{version}.jar"
-    if ivy.is_file():
-        return ivy
-    maven = Path.home() / ".m2" / "repository" / group.replace(".", "/") / artifact / version / f"{artifact}-{version}.jar"
-    if not maven.is_file():
-        subprocess.run(["mvn", "-q", "-B", "dependency:get", f"-Dartifact={group}:{artifact}:{version}", "-Dtransitive=false"], check=True)
-    return maven
 
 
 def _pyiceberg_constants() -> set[str]:

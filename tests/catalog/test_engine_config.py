@@ -1,4 +1,5 @@
 import configparser
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -198,3 +199,62 @@ def test_spark_codegen_is_off_unless_asked_for(tmp_path: Path) -> None:
     on_settings = load_settings(home=tmp_path, spark={"codegen": True})
     on = engine_config.spark_conf(on_settings, engine_config.local_endpoints(on_settings))
     assert "spark.sql.codegen.wholeStage" not in on and "spark.sql.codegen.factoryMode" not in on
+
+
+# --- An S3 warehouse -----------------------------------------------------------
+
+S3 = engine_config.S3Access(endpoint="http://127.0.0.1:9001", region="us-east-1", access_key_id="lakehouse")
+
+
+def _on_s3(settings, secret: str | None = None) -> engine_config.Endpoints:
+    endpoints = engine_config.local_endpoints(settings)
+    return dataclasses.replace(endpoints, warehouse_uri="s3://lake/warehouse", s3=dataclasses.replace(S3, secret_access_key=secret))
+
+
+def test_trino_reads_an_s3_warehouse_natively_with_declared_properties_and_no_secret(settings, trino_declared) -> None:
+    files = engine_config.trino_etc(settings, _on_s3(settings), data_dir="/d", etc_dir="/e")
+    catalog = _properties(files["catalog/lake.properties"])
+    assert {key: catalog[key] for key in catalog if key.startswith(("fs.", "s3."))} == {
+        "fs.native-s3.enabled": "true", "s3.region": "us-east-1",
+        "s3.endpoint": "http://127.0.0.1:9001", "s3.path-style-access": "true",
+    }
+    assert not set(catalog) - {"connector.name"} - trino_declared.config_names
+    # Least privilege: no local file system next to the bucket.
+    assert "fs.native-local.enabled" not in catalog
+
+
+def test_spark_on_s3_uses_s3_file_io_and_s3a_and_carries_the_secret_only_when_given(settings, iceberg_declared) -> None:
+    rendered = engine_config.spark_conf(settings, _on_s3(settings))
+    assert rendered["spark.sql.catalog.lake.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
+    assert rendered["spark.sql.catalog.lake.s3.endpoint"] == "http://127.0.0.1:9001"
+    assert rendered["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert rendered["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert artifacts.SPARK_S3_PACKAGE in rendered["spark.jars.packages"].split(",")
+    assert not any("secret" in key for key in rendered)  # what gets written to spark-defaults.conf
+    in_memory = engine_config.spark_conf(settings, _on_s3(settings, secret="s3cr3t"))
+    assert in_memory["spark.sql.catalog.lake.s3.secret-access-key"] == "s3cr3t"
+    assert in_memory["spark.hadoop.fs.s3a.secret.key"] == "s3cr3t"
+    declared, classes = iceberg_declared
+    catalog_keys = {key.removeprefix("spark.sql.catalog.lake.") for key in in_memory if key.startswith("spark.sql.catalog.lake.")}
+    assert not {key for key in catalog_keys if key.startswith(("s3.", "client.", "io-impl"))} - declared.constants
+    assert "org.apache.iceberg.aws.s3.S3FileIO" in classes
+
+
+def test_the_rest_catalog_on_s3_takes_its_credentials_from_the_environment_only(settings) -> None:
+    env = engine_config.rest_catalog_env(settings, warehouse_uri="s3://lake/warehouse", sqlite_path="/c.db", s3=S3)
+    assert env["CATALOG_IO__IMPL"] == "org.apache.iceberg.aws.s3.S3FileIO"  # io-impl
+    assert env["CATALOG_S3_ENDPOINT"] == "http://127.0.0.1:9001"  # s3.endpoint
+    assert env["CATALOG_S3_PATH__STYLE__ACCESS"] == "true"  # s3.path-style-access
+    assert not any("SECRET" in key or "ACCESS__KEY" in key for key in env)
+    secret = engine_config.aws_credentials_env(dataclasses.replace(S3, secret_access_key="s3cr3t"))
+    assert secret == {"AWS_ACCESS_KEY_ID": "lakehouse", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_REGION": "us-east-1"}
+
+
+def test_pyiceberg_on_s3_uses_its_own_property_names(settings) -> None:
+    import pyiceberg.io
+
+    properties = engine_config.pyiceberg_properties(settings, _on_s3(settings, secret="s3cr3t"))
+    names = {value for name, value in vars(pyiceberg.io).items() if name.startswith("S3_") and isinstance(value, str)}
+    s3_keys = {key for key in properties if key.startswith("s3.")}
+    assert s3_keys == {"s3.region", "s3.endpoint", "s3.access-key-id", "s3.secret-access-key"} and s3_keys <= names
+    assert "s3.secret-access-key" not in yaml.safe_load(engine_config.pyiceberg_yaml(settings, _on_s3(settings)))["catalog"]["lake"]

@@ -25,10 +25,11 @@ from catalog.engine_config import metadata_log_properties
 from catalog.iceberg_catalog import iceberg_catalog
 from catalog.naming import BRONZE, OPS, SILVER, TableName
 from catalog.settings import LakehouseSettings
+from catalog.storage import fs_path
 from ingestion.bronze.landing import landing_days
 from ingestion.day_runner import DayBatch, run_batches
 from ingestion.maintenance import maintain
-from ingestion.maintenance.facts import DATA, local_path, table_facts
+from ingestion.maintenance.facts import DATA, table_facts
 from ingestion.maintenance.job import LAYERS
 from ingestion.maintenance.plan import SMALL_FILE_SHARE, plan
 from ingestion.operations import TABLES as OPS_TABLES
@@ -128,7 +129,7 @@ def test_maintain_brings_every_table_to_the_policy_and_changes_no_row(history: H
     recent_contents = {s.snapshot_id: at_snapshot(spark, settings, orders, s.snapshot_id) for s in recent}
 
     # Planted: an orphan file old enough to go, a young one (a writer in flight), a dropped table's folder.
-    data_dir = Path(local_path(catalog.load_table(orders.identifier).metadata.location)) / "data"
+    data_dir = Path(fs_path(catalog.load_table(orders.identifier).metadata.location)) / "data"
     old_orphan, young_orphan = data_dir / "orphan-old.parquet", data_dir / "orphan-young.parquet"
     old_orphan.write_bytes(b"PAR1 not referenced")
     young_orphan.write_bytes(b"PAR1 in flight")

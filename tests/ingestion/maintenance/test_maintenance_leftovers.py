@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from pyiceberg.catalog.sql import SqlCatalog
 
 from ingestion.maintenance.leftovers import find_leftovers, remove
@@ -66,18 +67,18 @@ def test_only_old_unreferenced_iceberg_folders_are_leftovers(tmp_path: Path) -> 
     for folder in (dropped, empty_tmp, foreign, linked, dropped_namespace, outside):
         age(folder, 10)
 
-    found = {Path(leftover.path): leftover for leftover in find_leftovers(catalog, warehouse.as_uri(), SAFETY)}
+    found = {Path(leftover.path): leftover for leftover in find_leftovers(catalog, pafs.LocalFileSystem(), warehouse.as_uri(), SAFETY)}
     assert set(found) == {dropped, empty_tmp, dropped_namespace}
     assert (found[dropped].files, found[dropped].bytes) == (2, 102)
     assert found[dropped_namespace].files == 3
 
-    remove(warehouse.as_uri(), list(found.values()))
+    remove(pafs.LocalFileSystem(), list(found.values()))
     assert not dropped.exists() and not empty_tmp.exists() and not dropped_namespace.exists()
     for kept in (live_folder, young, foreign / "readme.txt", linked / "data" / "link.parquet", outside):
         assert kept.exists() or kept.is_symlink()
     assert catalog.load_table(("gold", "fct_orders")).scan().to_arrow().num_rows == 2
     # Nothing is left to find.
-    assert find_leftovers(catalog, warehouse.as_uri(), SAFETY) == []
+    assert find_leftovers(catalog, pafs.LocalFileSystem(), warehouse.as_uri(), SAFETY) == []
 
 
 def test_a_catalog_that_cannot_list_views_finds_no_leftovers(tmp_path: Path) -> None:
@@ -87,4 +88,4 @@ def test_a_catalog_that_cannot_list_views_finds_no_leftovers(tmp_path: Path) -> 
     catalog.create_namespace("gold_staging")
     view_like = table_folder(warehouse / "gold_staging" / "stg_orders-1a2b", data=False)
     age(view_like, 10)
-    assert find_leftovers(catalog, warehouse.as_uri(), SAFETY) == []
+    assert find_leftovers(catalog, pafs.LocalFileSystem(), warehouse.as_uri(), SAFETY) == []
