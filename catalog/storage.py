@@ -44,9 +44,18 @@ def filesystem(settings: LakehouseSettings, uri: str | None = None) -> pafs.File
 
 def stored(settings: LakehouseSettings, uri: str) -> tuple[int, int]:
     """(files, bytes) under a location, whatever wrote them."""
-    infos = filesystem(settings, uri).get_file_info(pafs.FileSelector(fs_path(uri), recursive=True, allow_not_found=True))
-    found = [info for info in infos if info.type == pafs.FileType.File]
+    return count_files(filesystem(settings, uri), fs_path(uri))
+
+
+def count_files(file_system: pafs.FileSystem, path: str) -> tuple[int, int]:
+    """(files, bytes) under a path of `file_system`."""
+    found = _files(file_system, path)
     return len(found), sum(info.size or 0 for info in found)
+
+
+def _files(file_system: pafs.FileSystem, path: str) -> list[pafs.FileInfo]:
+    infos = file_system.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    return [info for info in infos if info.type == pafs.FileType.File]
 
 
 def files_under(settings: LakehouseSettings, location: str) -> list[str]:
@@ -56,8 +65,7 @@ def files_under(settings: LakehouseSettings, location: str) -> list[str]:
     path = fs_path(location)
     if not is_s3(location):
         return [str(each) for each in Path(path).rglob("*") if each.is_file() and not each.is_symlink()]
-    infos = filesystem(settings, location).get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    return [info.path for info in infos if info.type == pafs.FileType.File]
+    return [info.path for info in _files(filesystem(settings, location), path)]
 
 
 def deliver(settings: LakehouseSettings, local_folder: Path, location: str) -> int:

@@ -24,6 +24,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+
 import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import pyarrow.fs as pafs
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
 from catalog.naming import TableName
+from catalog.storage import count_files
 from ingestion.operations import MAINTENANCE_COUNTS
 from ingestion.sources.commit import POSITION_PROPERTY
 
@@ -130,6 +130,4 @@ def stored(io: FileIO, location: str) -> tuple[int, int]:
     if not isinstance(io, PyArrowFileIO):
         raise TypeError(f"maintenance lists files with PyIceberg's PyArrowFileIO, not {type(io).__name__}")
     scheme, netloc, path = PyArrowFileIO.parse_location(location)
-    infos = io.fs_by_scheme(scheme, netloc).get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    found = [info for info in infos if info.type == pafs.FileType.File]
-    return len(found), sum(info.size or 0 for info in found)
+    return count_files(io.fs_by_scheme(scheme, netloc), path)
