@@ -26,9 +26,9 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, kafka_broker, postgres, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, kafka_broker, postgres, spark_cluster, trino_auth
 from catalog.errors import ConfigError, ServiceError
-from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, TRINO_JAVA, JavaRange, require_java
+from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, SPARK_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
 
 Report = Callable[[str], None]
@@ -38,6 +38,10 @@ STOP_TIMEOUT_SECONDS = 30.0
 # A JVM that recorded an AOT cache writes it as it exits: 33-58 s for Trino here.
 AOT_CACHE_WRITE_TIMEOUT_SECONDS = 300.0
 LOW_PRIORITY_NICENESS = 19
+# How long Trino's readiness query may take. On the cluster a query with no live worker to
+# run on waits for one (query-manager.required-workers-max-wait, 5 minutes): the probe
+# cancels it and answers "not ready" instead of waiting along.
+TRINO_PROBE_QUERY_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -122,18 +126,30 @@ def _rest_catalog(settings: LakehouseSettings) -> Service:
     )
 
 
+def _trino_command(settings: LakehouseSettings, *, worker: bool = False, record: bool = False) -> Callable[[Path], list[str]]:
+    """A Trino node's argv: `launcher run` stays in the foreground, so the recorded pid is Trino's."""
+    etc, data = engine_config.trino_dirs(settings, worker=worker)
+
+    def command(server: Path) -> list[str]:
+        aot = (
+            jvm_aot.launcher_options(settings.cache_dir, settings.java.jdk25_home, record=record)  # type: ignore[arg-type]
+            if settings.trino.aot_cache
+            else []
+        )
+        return [str(server / "bin" / "launcher"), "run", f"--etc-dir={etc}", f"--data-dir={data}", *aot]
+
+    return command
+
+
+def _trino_env(settings: LakehouseSettings) -> dict[str, str]:
+    return {
+        "JAVA_HOME": str(settings.java.jdk25_home),
+        "PATH": f"{settings.java.jdk25_home / 'bin'}:{os.environ.get('PATH', '')}",
+    }
+
+
 def _trino(settings: LakehouseSettings) -> Service:
     trino = settings.trino
-
-    def launch(server: Path) -> list[str]:
-        return [str(server / "bin" / "launcher"), "run", f"--etc-dir={etc}", f"--data-dir={settings.data_dir / 'trino'}"]
-
-    def aot(*, record: bool) -> list[str]:
-        if not trino.aot_cache:
-            return []
-        return jvm_aot.launcher_options(settings.cache_dir, settings.java.jdk25_home, record=record)  # type: ignore[arg-type]
-
-    etc = settings.config_dir / "trino" / "etc"
     files = trino_auth.secret_files(settings)
     # With password auth, clients (and the health probe) use HTTPS; plain HTTP refuses queries.
     ca_file = files.ca_cert if trino.password_auth else None
@@ -150,22 +166,22 @@ def _trino(settings: LakehouseSettings) -> Service:
         # with NO_NODES_AVAILABLE (information_schema answers earlier, because it
         # runs on the coordinator alone). The probe needs both an active node and an
         # answer from the catalog's information_schema (the link to the REST catalog).
+        # On the cluster the coordinator runs no tasks itself: the active node must be the worker.
         is_healthy=lambda body: json.loads(body).get("starting") is False
         and _trino_answers(
-            url, _readiness_probe_sql(settings.catalog.name), headers=_trino_probe_headers(settings), context=_ssl_context(ca_file)
+            url,
+            _readiness_probe_sql(settings.catalog.name, workers_only=settings.deployment == "cluster"),
+            headers=_trino_probe_headers(settings),
+            context=_ssl_context(ca_file),
         ),
         java_home=settings.java.jdk25_home,
         java=TRINO_JAVA,
         java_setting="LAKEHOUSE_JAVA__JDK25_HOME",
         cache_folder=artifacts.trino_dir,
         fetch=artifacts.ensure_trino,
-        # `launcher run` stays in the foreground, so the recorded pid is Trino's.
-        command=lambda server: [*launch(server), *aot(record=False)],
-        recording_command=lambda server: [*launch(server), *aot(record=True)],
-        env={
-            "JAVA_HOME": str(settings.java.jdk25_home),
-            "PATH": f"{settings.java.jdk25_home / 'bin'}:{os.environ.get('PATH', '')}",
-        },
+        command=_trino_command(settings),
+        recording_command=_trino_command(settings, record=True),
+        env=_trino_env(settings),
         log_file=settings.run_dir / "trino.log",
         record_file=settings.run_dir / "trino.json",
     )
@@ -176,6 +192,80 @@ def _trino(settings: LakehouseSettings) -> Service:
         secret_env=lambda: trino_auth.server_env(files),
         ca_file=ca_file,
         extra_ports=((trino.https_port, "LAKEHOUSE_TRINO__HTTPS_PORT"),),
+    )
+
+
+def _trino_worker(settings: LakehouseSettings) -> Service:
+    """The cluster deployment's Trino worker: the coordinator's Trino, Java and secrets, a node of its own."""
+    trino = settings.trino
+    url = f"http://{trino.host}:{trino.worker_port}"
+    return dataclasses.replace(
+        _trino(settings),
+        name="trino-worker",
+        port=trino.worker_port,
+        port_setting="LAKEHOUSE_TRINO__WORKER_PORT",
+        url=url,  # clients never connect to it: /v1/info and Trino's internal traffic, over HTTP
+        health_url=f"{url}/v1/info",
+        ca_file=None,
+        extra_ports=(),
+        # Started: the coordinator's readiness then waits until it counts this node active.
+        is_healthy=lambda body: json.loads(body).get("starting") is False,
+        # It uses the AOT cache the coordinator recorded (the same Trino and JDK) but never
+        # records one: a worker sees no planning, only tasks.
+        command=_trino_command(settings, worker=True),
+        recording_command=None,
+        log_file=settings.run_dir / "trino-worker.log",
+        record_file=settings.run_dir / "trino-worker.json",
+    )
+
+
+def _spark_master(settings: LakehouseSettings) -> Service:
+    cluster = settings.spark.cluster
+    return Service(
+        name="spark-master",
+        host=cluster.host,
+        port=cluster.master_port,
+        port_setting="LAKEHOUSE_SPARK__CLUSTER__MASTER_PORT",
+        url=cluster.master_url,
+        health_url=f"{cluster.master_webui_url}/json/",
+        is_healthy=spark_cluster.master_alive,
+        java_home=settings.java.jdk17_home,
+        java=SPARK_JAVA,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=None,
+        fetch=None,  # the pyspark wheel's Spark
+        command=lambda _: spark_cluster.master_command(settings),
+        env=spark_cluster.env(settings),
+        log_file=settings.run_dir / "spark-master.log",
+        record_file=settings.run_dir / "spark-master.json",
+        extra_ports=((cluster.master_webui_port, "LAKEHOUSE_SPARK__CLUSTER__MASTER_WEBUI_PORT"),),
+    )
+
+
+def _spark_worker(settings: LakehouseSettings, number: int) -> Service:
+    cluster = settings.spark.cluster
+    name = spark_cluster.worker_name(number)
+    webui = cluster.worker_webui_url(number)
+    scratch = spark_cluster.worker_dir(settings, number) / "scratch"
+    return Service(
+        name=name,
+        host=cluster.host,
+        # Its RPC port is left to the system: only the web UI's is fixed, and names it to the master.
+        port=cluster.worker_webui_port + number - 1,
+        port_setting="LAKEHOUSE_SPARK__CLUSTER__WORKER_WEBUI_PORT",
+        url=webui,
+        health_url=f"{cluster.master_webui_url}/json/",
+        is_healthy=lambda body: spark_cluster.worker_alive(body, webui),
+        java_home=settings.java.jdk17_home,
+        java=SPARK_JAVA,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=None,
+        fetch=None,
+        command=lambda _: spark_cluster.worker_command(settings, number),
+        env=spark_cluster.env(settings, scratch=scratch),
+        log_file=settings.run_dir / f"{name}.log",
+        record_file=settings.run_dir / f"{name}.json",
+        prepare=lambda: scratch.mkdir(parents=True, exist_ok=True),
     )
 
 
@@ -283,22 +373,47 @@ def _postgres(settings: LakehouseSettings) -> Service:
 SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "rest-catalog": _rest_catalog,
     "trino": _trino,
+    "trino-worker": _trino_worker,
     "crm-api": _crm_api,
     "postgres": _postgres,
     "kafka": _kafka,
+    "spark-master": _spark_master,
 }
 
 
-# Services that only the `cluster` deployment runs (settings.deployment).
-CLUSTER_ONLY: frozenset[str] = frozenset()
+# Services that only the `cluster` deployment runs (settings.deployment). It also runs
+# `spark.cluster.workers` Spark workers, spark-worker-1, -2..., after the registry's services.
+CLUSTER_ONLY: frozenset[str] = frozenset({"trino-worker", "spark-master"})
 
 
 def services(settings: LakehouseSettings) -> list[Service]:
     """The deployment's services, in start order."""
-    return [
+    chosen = [
         factory(settings) for name, factory in SERVICES.items()
         if settings.deployment == "cluster" or name not in CLUSTER_ONLY
     ]
+    if settings.deployment == "cluster":
+        chosen += [_spark_worker(settings, number) for number in range(1, settings.spark.cluster.workers + 1)]
+    return chosen
+
+
+def spark_needs(settings: LakehouseSettings) -> tuple[str, ...]:
+    """The services a Spark session needs running: the REST catalog, and on the cluster the
+    master and its workers (with none, a job waits for executors for ever)."""
+    if settings.deployment == "local":
+        return ("rest-catalog",)
+    return ("rest-catalog", "spark-master", *spark_cluster.worker_names(settings))
+
+
+def _with_companions(settings: LakehouseSettings, names: Collection[str]) -> set[str]:
+    """On the cluster, a service named in `only` brings the nodes it cannot work without: the
+    coordinator schedules no task on itself, and the master runs nothing without workers."""
+    found = set(names)
+    if settings.deployment == "cluster":
+        companions = {"trino": ["trino-worker"], "spark-master": spark_cluster.worker_names(settings)}
+        for name in names:
+            found.update(companions.get(name, []))
+    return found
 
 
 # --- Commands --------------------------------------------------------------
@@ -362,14 +477,18 @@ def start(
     With `record_aot_cache`, a service that has no JVM AOT cache yet records one from
     this run's work, written when it stops (`down`).
     """
-    unknown = sorted(set(only or ()) - SERVICES.keys())
+    deployed = services(settings)
+    known = [service.name for service in deployed]
+    unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise ValueError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
+        raise ValueError(f"unknown service {', '.join(unknown)}: choose from {', '.join(known)}")
+    wanted = None if only is None else _with_companions(settings, only)
+    low_priority = _with_companions(settings, low_priority)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
     engine_config.write_local_config(settings)
-    chosen = [service for service in services(settings) if only is None or service.name in only]
+    chosen = [service for service in deployed if wanted is None or service.name in wanted]
     planned = [(service, _recorded_process(service)) for service in chosen]
     # Check every service before starting any, so a bad setting for the last one
     # does not leave the first one running.
@@ -527,9 +646,11 @@ def _probe(service: Service) -> bool:
         return False
 
 
-def _readiness_probe_sql(catalog_name: str) -> str:
+def _readiness_probe_sql(catalog_name: str, *, workers_only: bool = False) -> str:
     schemata = exp.table_("schemata", db="information_schema", catalog=catalog_name, quoted=True)
     active_nodes = exp.select("count(*)").from_("system.runtime.nodes").where("state = 'active'")
+    if workers_only:
+        active_nodes = active_nodes.where("NOT coordinator")
     catalog_answers = exp.select("count(*) > 0").from_(schemata)
     return exp.select(
         exp.and_(exp.GT(this=active_nodes.subquery(), expression=exp.Literal.number(0)), catalog_answers.subquery())
@@ -537,12 +658,17 @@ def _readiness_probe_sql(catalog_name: str) -> str:
 
 
 def _trino_answers(url: str, sql: str, *, headers: dict[str, str], context: ssl.SSLContext | None) -> bool:
-    """True when `sql` returns one row holding `true`, over Trino's HTTP protocol."""
+    """True when `sql` returns one row holding `true` within TRINO_PROBE_QUERY_SECONDS, over Trino's HTTP protocol."""
+    deadline = time.monotonic() + TRINO_PROBE_QUERY_SECONDS
     request = urllib.request.Request(f"{url}/v1/statement", data=sql.encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=5, context=context) as response:
         result = json.loads(response.read())
     # Follow the protocol's nextUri pages until the one row arrives (each page authenticates).
     while "data" not in result and "nextUri" in result and "error" not in result:
+        if time.monotonic() > deadline:
+            cancel = urllib.request.Request(result["nextUri"], headers=headers, method="DELETE")
+            urllib.request.urlopen(cancel, timeout=5, context=context).close()
+            return False
         page = urllib.request.Request(result["nextUri"], headers=headers)
         with urllib.request.urlopen(page, timeout=5, context=context) as response:
             result = json.loads(response.read())

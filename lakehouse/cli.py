@@ -290,7 +290,7 @@ def _run_days(
     # Before anything else: a second run is refused at once, naming the one that holds the lock.
     with pipeline_lock(settings, command_line()) as lease:
         # Spark talks to the REST catalog and the source servers; Trino is for readers and dbt.
-        _require_services(settings, "rest-catalog", *services_needed(settings, load_sources(settings).values()))
+        _require_services(settings, *services.spark_needs(settings), *services_needed(settings, load_sources(settings).values()))
         spark = spark_session(settings, app_name="lakehouse-run")
         if lease.previous_holder_died:
             console.log(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
@@ -371,7 +371,7 @@ def maintain(
 
     settings = _settings()
     with maintenance_lock(settings, command_line()):
-        _require_services(settings, "rest-catalog")
+        _require_services(settings, *services.spark_needs(settings))
         spark = spark_session(settings, app_name="lakehouse-maintain")
         with console.status("maintenance") as status:
             result = maintain_tables(spark, settings, tables or [], dry_run=dry_run, report=_reporter(status))

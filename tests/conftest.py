@@ -33,6 +33,8 @@ TEST_POSTGRES_PORT = 18433 + _PORT_OFFSET
 TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
 TEST_KAFKA_PORT = 19092 + _PORT_OFFSET
 TEST_KAFKA_CONTROLLER_PORT = 19093 + _PORT_OFFSET
+# The first of ten ports for the cluster deployment's own home (tests/catalog/test_cluster_deployment.py).
+TEST_CLUSTER_PORT_BASE = 17000 + _PORT_OFFSET
 # The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
 # Most tests feed the pipeline landing files; a test of the real sources asks for them in its
 # settings. Set at import, not only per test: session and module fixtures build settings
