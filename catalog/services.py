@@ -243,28 +243,24 @@ def _spark_master(settings: LakehouseSettings) -> Service:
 
 
 def _spark_worker(settings: LakehouseSettings, number: int) -> Service:
+    """Worker `number`: the master's Spark and Java, registered with the master, which judges its health."""
     cluster = settings.spark.cluster
     name = spark_cluster.worker_name(number)
     webui = cluster.worker_webui_url(number)
     scratch = spark_cluster.worker_dir(settings, number) / "scratch"
-    return Service(
+    return dataclasses.replace(
+        _spark_master(settings),
         name=name,
-        host=cluster.host,
         # Its RPC port is left to the system: only the web UI's is fixed, and names it to the master.
         port=cluster.worker_webui_port + number - 1,
         port_setting="LAKEHOUSE_SPARK__CLUSTER__WORKER_WEBUI_PORT",
         url=webui,
-        health_url=f"{cluster.master_webui_url}/json/",
         is_healthy=lambda body: spark_cluster.worker_alive(body, webui),
-        java_home=settings.java.jdk17_home,
-        java=SPARK_JAVA,
-        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
-        cache_folder=None,
-        fetch=None,
         command=lambda _: spark_cluster.worker_command(settings, number),
         env=spark_cluster.env(settings, scratch=scratch),
         log_file=settings.run_dir / f"{name}.log",
         record_file=settings.run_dir / f"{name}.json",
+        extra_ports=(),
         prepare=lambda: scratch.mkdir(parents=True, exist_ok=True),
     )
 

@@ -93,7 +93,7 @@ def _reporter(status: Any) -> Callable[[str], None]:
 @app.command()
 @handles_errors
 def up() -> None:
-    """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API); idempotent; downloads artifacts on first run."""
+    """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API), and on the cluster deployment Trino's worker and the Spark master and workers; idempotent; downloads artifacts on first run."""
     settings = _settings()
     with console.status("starting services") as status:
         started = services.up(settings, _reporter(status))

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from catalog.settings import ENV_PREFIX, LakehouseSettings, load_settings
@@ -58,6 +59,18 @@ def cache_without_aot(root: Path) -> Path:
         if entry.name != jvm_aot.CACHE_FOLDER:
             (cache / entry.name).symlink_to(entry)
     return cache
+
+
+def processes_under(home: Path) -> list[psutil.Process]:
+    """Every live process whose command line mentions this home: what `down` must clear."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if any(str(home) in part for part in process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
 
 
 @pytest.fixture(autouse=True)

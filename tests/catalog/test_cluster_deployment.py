@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 from sqlglot import exp
@@ -32,7 +31,7 @@ from catalog.naming import TableName
 from catalog.settings import LakehouseSettings, load_settings
 from catalog.trino_connection import trino_connection
 from tests.catalog.cluster_job import KEYS, NAMESPACE, ROWS
-from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CLUSTER_PORT_BASE
+from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CLUSTER_PORT_BASE, processes_under
 
 CLUSTER_SERVICES = ["rest-catalog", "trino", "trino-worker", "spark-master", "spark-worker-1", "spark-worker-2"]
 # Seconds after the second Spark job starts before its worker is killed: its first stage
@@ -114,16 +113,6 @@ def _cluster_settings(home: Path) -> dict:
     }
 
 
-def _processes_under(home: Path) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if any(str(home) in part for part in process.info["cmdline"] or []):
-                found.append(process)
-        except psutil.Error:
-            pass
-    return found
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
@@ -140,7 +129,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         services.down(settings)
     # Executors are the workers' children: none may outlive `down`.
-    assert _processes_under(home) == []
+    assert processes_under(home) == []
 
 
 def _pid(settings: LakehouseSettings, name: str) -> int:
