@@ -1,9 +1,12 @@
-"""Pipeline days: Spark code generation on vs off, or a day's jobs one by one vs two at once.
+"""Pipeline days: Spark code generation on vs off, a day's jobs one by one vs two at once, or local vs cluster.
 
-    .venv/bin/python benchmarks/bench_pipeline_day.py [--compare codegen|parallel] [--days 4] [--scale 0.1]
+    .venv/bin/python benchmarks/bench_pipeline_day.py [--compare codegen|parallel|deployment] [--days 4] [--scale 0.1]
 
 `--compare codegen` (default): codegen on vs off, both with `--parallel-jobs` (default 1).
 `--compare parallel`: `pipeline.parallel_jobs` 1 vs 2, both with codegen off (the default).
+`--compare deployment`: `deployment: cluster` (a standalone master, 2 one-core workers) vs
+`local` (`local[2]`), both with the default settings otherwise, sources from landing files.
+It also prints how long the services took to start and each JVM's resident memory at the end.
 
 Each variant runs in its own process (Spark conf is fixed when the session starts) with
 its own fresh home, REST catalog and Trino on separate ports: generate `days` days, then
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,24 +38,65 @@ START = dt.date(2026, 3, 1)
 CACHE = REPO / ".lakehouse" / "cache"
 
 
-def run_variant(home: Path, *, days: int, scale: float, codegen: bool, parallel_jobs: int, port: int) -> dict:
-    """In this process: the stack, the days, and one JSON line of figures."""
+def run_variant(
+    home: Path, *, days: int, scale: float, codegen: bool, parallel_jobs: int, port: int, deployment: str | None = None
+) -> dict:
+    """In this process: the stack, the days, and one JSON line of figures.
+
+    With a `deployment`, the sources are landing files and only what Spark needs starts.
+    """
     from catalog import services
     from catalog.settings import load_settings
 
+    pipeline: dict = {"parallel_jobs": parallel_jobs}
+    if deployment is not None:
+        pipeline["sources"] = "files"
+    cluster = {"master_port": port + 3, "master_webui_port": port + 4, "worker_webui_port": port + 5}
     settings = load_settings(
-        home=home, cache_dir=CACHE, catalog={"port": port}, trino={"port": port + 1, "heap_gb": 2},
-        spark={"codegen": codegen}, pipeline={"parallel_jobs": parallel_jobs}, lineage={"enabled": False},
+        home=home, cache_dir=CACHE, deployment=deployment or "local", catalog={"port": port},
+        trino={"port": port + 1, "worker_port": port + 2, "heap_gb": 2},
+        spark={"codegen": codegen, "cluster": cluster}, pipeline=pipeline, lineage={"enabled": False},
     )
-    services.up(settings)
+    clock = time.monotonic()
+    services.up(settings, only=None if deployment is None else services.spark_needs(settings))
+    services_start = time.monotonic() - clock
     try:
-        return run_days(settings, days=days, scale=scale, app_name="bench-pipeline-day")
+        figures = run_days(
+            settings, days=days, scale=scale, app_name="bench-pipeline-day", measure=lambda: resident_memory(settings)
+        )
+        figures["services_start"] = services_start
+        return figures
     finally:
         services.down(settings)
 
 
-def run_days(settings: LakehouseSettings, *, days: int, scale: float, app_name: str) -> dict:
-    """Generate `days` days, start a session, `run_day` each: start and per-day seconds, rows per day."""
+def resident_memory(settings: LakehouseSettings) -> dict[str, float]:
+    """Resident MiB of each service's JVM, of the executors a worker started, and of the Spark driver."""
+    import psutil
+
+    from catalog import services
+
+    memory = {}
+    for status in services.status(settings):
+        if status.pid is not None:
+            process = psutil.Process(status.pid)
+            memory[status.name] = process.memory_info().rss / 2**20
+            executors = process.children(recursive=True)
+            if executors:
+                memory[f"{status.name} executors"] = sum(child.memory_info().rss for child in executors) / 2**20
+    drivers = [child for child in psutil.Process().children() if child.name() == "java"]
+    memory["spark-driver"] = sum(child.memory_info().rss for child in drivers) / 2**20
+    return memory
+
+
+def run_days(
+    settings: LakehouseSettings, *, days: int, scale: float, app_name: str, measure: Callable[[], dict] | None = None
+) -> dict:
+    """Generate `days` days, start a session, `run_day` each: start and per-day seconds, rows per day.
+
+    `measure`, if given, runs after the last day while the session still holds its executors
+    (figures["memory_mb"]).
+    """
     from catalog.spark_session import spark_session
     from ingestion.pipeline import run_day
     from ingestion.synthetic import generate_sources
@@ -68,6 +113,8 @@ def run_days(settings: LakehouseSettings, *, days: int, scale: float, app_name: 
             "merged": sum(c.rows_merged for c in result.silver),
             "quarantined": sum(c.rows_quarantined for c in result.silver),
         })
+    if measure is not None:
+        figures["memory_mb"] = measure()
     spark.stop()
     return figures
 
@@ -88,18 +135,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=4)
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--compare", choices=("codegen", "parallel"), default="codegen")
+    parser.add_argument("--compare", choices=("codegen", "parallel", "deployment"), default="codegen")
     parser.add_argument("--parallel-jobs", type=int, default=1)
     parser.add_argument("--variant", choices=("on", "off"), help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
-        # "on" is the variant under test: codegen on, or two jobs at once.
+        # "on" is the variant under test: codegen on, two jobs at once, or the cluster.
         parallel = args.compare == "parallel"
+        deployment = ("cluster" if args.variant == "on" else "local") if args.compare == "deployment" else None
         figures = run_variant(
-            args.home, days=args.days, scale=args.scale, codegen=args.variant == "on" and not parallel,
+            args.home, days=args.days, scale=args.scale, codegen=args.variant == "on" and args.compare == "codegen",
             parallel_jobs=(2 if args.variant == "on" else 1) if parallel else args.parallel_jobs,
-            port=22181 if args.variant == "on" else 22281,
+            port=22181 if args.variant == "on" else 22281, deployment=deployment,
         )
         print("FIGURES " + json.dumps(figures))
         return
@@ -112,8 +160,14 @@ def main() -> None:
             results[variant] = child_figures(argv)
     on, off = results["on"], results["off"]
     same_rows(on, off)
-    names = ("2 jobs at once", "one by one") if args.compare == "parallel" else ("codegen on", "codegen off")
+    names = {"parallel": ("2 jobs at once", "one by one"), "codegen": ("codegen on", "codegen off"),
+             "deployment": ("cluster", "local")}[args.compare]
     setting = "codegen off" if args.compare == "parallel" else f"parallel_jobs={args.parallel_jobs}"
+    if args.compare == "deployment":
+        setting = f"codegen off, {setting}"
+        print(f"services up in {on['services_start']:.0f} / {off['services_start']:.0f} s")
+        for name, figures in zip(names, (on, off)):
+            print(f"resident MiB, {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in figures["memory_mb"].items()))
     print(f"{args.days} days at scale {args.scale}, {setting}; Spark start {on['spark_start']:.0f} / {off['spark_start']:.0f} s")
     print(f"| day | {names[0]} s | {names[1]} s |\n|---:|---:|---:|")
     for number, (a, b) in enumerate(zip(on["days"], off["days"]), start=1):

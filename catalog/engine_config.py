@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ DOCKER_TRINO_HOST = "trino"
 DOCKER_REST_IMAGE = f"apache/iceberg-rest-fixture:{artifacts.ICEBERG_VERSION}"
 DOCKER_TRINO_IMAGE = f"trinodb/trino:{artifacts.TRINO_VERSION}"
 DOCKER_SPARK_IMAGE = "apache/spark:4.1.1-scala2.13-java17-python3-ubuntu"
+# The folder holding the project's packages (catalog/, ingestion/, lakehouse/).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ def spark_conf(settings: LakehouseSettings, endpoints: Endpoints, *, ivy_dir: Pa
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
+    if settings.deployment == "cluster":
+        conf.update(spark_cluster_conf(settings))
     if not settings.spark.codegen:
         # The interpreted paths Spark falls back to when generated code fails to compile.
         conf["spark.sql.codegen.wholeStage"] = "false"
@@ -166,6 +171,41 @@ def spark_s3_conf(catalog_prefix: str, s3: S3Access) -> dict[str, str]:
             "spark.hadoop.fs.s3a.secret.key": s3.secret_access_key,
         }
     return conf
+
+
+def spark_cluster_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """A driver on the standalone master: the application's executors, one per worker."""
+    cluster = settings.spark.cluster
+    return {
+        "spark.master": cluster.master_url,
+        # Executors connect back to the driver at this address; by default it is the one the
+        # host name resolves to, which may not be loopback.
+        "spark.driver.host": cluster.host,
+        "spark.executor.cores": str(cluster.worker_cores),
+        "spark.executor.memory": cluster.executor_memory,
+        # Every worker's cores (the master spreads them, an executor per worker). Standalone
+        # scheduling is first come, first served: a second application waits for these cores.
+        "spark.cores.max": str(cluster.workers * cluster.worker_cores),
+        # Executors run Python too (createDataFrame from Python rows): the driver's interpreter,
+        # which has pyspark, and the driver's own modules in case a pickled object names them.
+        "spark.pyspark.python": sys.executable,
+        "spark.executorEnv.PYTHONPATH": str(PROJECT_ROOT),
+    }
+
+
+def spark_daemon_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """The standalone master's and workers' own properties (`--properties-file`)."""
+    return {
+        # Each application leaves a folder per worker holding the jars its executors fetched
+        # from the driver (~100 MB: Iceberg, Kafka, PostgreSQL) and their logs. Kept a day, for
+        # reading a failed run's executor logs, then deleted.
+        "spark.worker.cleanup.enabled": "true",
+        "spark.worker.cleanup.appDataTtl": str(24 * 3600),
+    }
+
+
+def spark_daemon_conf_file(settings: LakehouseSettings) -> Path:
+    return settings.config_dir / "spark-cluster.conf"
 
 
 def spark_lineage_conf(settings: LakehouseSettings) -> dict[str, str]:
@@ -308,22 +348,54 @@ def kafka_log4j2_xml() -> str:
 # --- Trino -----------------------------------------------------------------
 
 
+TRINO_COORDINATOR_ID = "lakehouse-coordinator"
+TRINO_WORKER_ID = "lakehouse-worker-1"
+
+
+def trino_dirs(settings: LakehouseSettings, *, worker: bool = False) -> tuple[Path, Path]:
+    """A local Trino node's `etc/` and data folders."""
+    name = "trino-worker" if worker else "trino"
+    return settings.config_dir / name / "etc", settings.data_dir / name
+
+
 def trino_etc(
-    settings: LakehouseSettings, endpoints: Endpoints, *, data_dir: str, etc_dir: str, auth: SecretFiles | None = None
+    settings: LakehouseSettings,
+    endpoints: Endpoints,
+    *,
+    data_dir: str,
+    etc_dir: str,
+    auth: SecretFiles | None = None,
+    worker: bool = False,
 ) -> dict[str, str]:
     """Trino's `etc/` folder: file name -> content.
 
     With `auth` (the generated secrets' paths), clients must use HTTPS with a password;
     the secrets themselves stay in their files and Trino's environment.
+    With `worker`, the cluster deployment's worker node: the coordinator's catalog, rules
+    and memory, its own node id and port, and only the shared secret of `auth` (clients
+    never reach a worker).
     """
     trino = settings.trino
+    # The address each node announces to the others; by default the machine's own IP,
+    # which the cluster's nodes, all on loopback here, need not depend on.
+    node_address = {"node.internal-address": trino.host} if settings.deployment == "cluster" else {}
+    if worker:
+        role = {"coordinator": "false", "http-server.http.port": str(trino.worker_port)}
+    else:
+        role = {
+            "coordinator": "true",
+            # On the cluster the coordinator only plans and schedules: the worker runs the tasks.
+            "node-scheduler.include-coordinator": "true" if settings.deployment == "local" else "false",
+            "http-server.http.port": str(endpoints.trino_port),
+        }
     files = {
         "access-control.properties": _properties(
             {"access-control.name": "file", "security.config-file": f"{etc_dir}/rules.json"}
         ),
         "rules.json": json.dumps(trino_access_rules(settings), indent=2) + "\n",
         "node.properties": _properties(
-            {"node.environment": "lakehouse", "node.id": "lakehouse-coordinator", "node.data-dir": data_dir}
+            {"node.environment": "lakehouse", "node.id": TRINO_WORKER_ID if worker else TRINO_COORDINATOR_ID, "node.data-dir": data_dir}
+            | node_address
         ),
         "jvm.config": "\n".join(
             [
@@ -347,9 +419,7 @@ def trino_etc(
         + "\n",
         "config.properties": _properties(
             {
-                "coordinator": "true",
-                "node-scheduler.include-coordinator": "true",
-                "http-server.http.port": str(endpoints.trino_port),
+                **role,
                 "discovery.uri": f"http://{endpoints.trino_host}:{endpoints.trino_port}",
                 "query.max-memory": f"{trino.query_max_memory_mb}MB",
                 "query.max-memory-per-node": f"{trino.query_max_memory_mb}MB",
@@ -361,7 +431,9 @@ def trino_etc(
             trino_iceberg_catalog(endpoints, file_system=trino_file_system(endpoints.s3))
         ),
     }
-    if auth is not None:
+    if auth is not None and worker:
+        files["config.properties"] += _properties({"internal-communication.shared-secret": f"${{ENV:{SHARED_SECRET_ENV}}}"})
+    elif auth is not None:
         files["config.properties"] += _properties(_trino_https_properties(settings, auth, etc_dir=etc_dir))
         files["password-authenticator.properties"] = _properties(
             {"password-authenticator.name": "file", "file.password-file": str(auth.password_db)}
@@ -558,10 +630,12 @@ def local_config_files(settings: LakehouseSettings) -> dict[Path, str]:
         config / ".pyiceberg.yaml": pyiceberg_yaml(settings, endpoints),
         config / "dbt" / "profiles.yml": dbt_profiles(settings, endpoints, auth=auth),
     }
-    trino_data = str(settings.data_dir / "trino")
-    etc = config / "trino" / "etc"
-    for name, content in trino_etc(settings, endpoints, data_dir=trino_data, etc_dir=str(etc), auth=auth).items():
-        files[config / "trino" / "etc" / name] = content
+    for worker in (False, True) if settings.deployment == "cluster" else (False,):
+        etc, data = trino_dirs(settings, worker=worker)
+        for name, content in trino_etc(settings, endpoints, data_dir=str(data), etc_dir=str(etc), auth=auth, worker=worker).items():
+            files[etc / name] = content
+    if settings.deployment == "cluster":
+        files[spark_daemon_conf_file(settings)] = spark_defaults_conf(spark_daemon_conf(settings))
     files[kafka_config_dir(settings) / "server.properties"] = kafka_server_properties(settings)
     files[kafka_config_dir(settings) / "log4j2.xml"] = kafka_log4j2_xml()
     return files
@@ -585,8 +659,10 @@ def docker_files(settings: LakehouseSettings) -> dict[str, str]:
     """The committed docker/ folder: compose file plus the configs it mounts.
 
     Always plain HTTP, whatever `trino.password_auth` says: docker/ is committed, and
-    generated secrets must never be.
+    generated secrets must never be. Always the local deployment's shape (one Trino node,
+    Spark in its container): the compose file has no cluster.
     """
+    settings = settings.model_copy(update={"deployment": "local"})
     endpoints = docker_endpoints(settings)
     name = settings.catalog.name
     files: dict[str, str] = {

@@ -26,9 +26,9 @@ from pathlib import Path
 import psutil
 from sqlglot import exp
 
-from catalog import artifacts, engine_config, jvm_aot, kafka_broker, object_store, postgres, trino_auth
+from catalog import artifacts, engine_config, jvm_aot, kafka_broker, object_store, postgres, spark_cluster, trino_auth
 from catalog.errors import ConfigError, ServiceError
-from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, S3PROXY_JAVA, TRINO_JAVA, JavaRange, require_java
+from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, S3PROXY_JAVA, SPARK_JAVA, TRINO_JAVA, JavaRange, require_java
 from catalog.settings import LakehouseSettings
 
 Report = Callable[[str], None]
@@ -38,6 +38,10 @@ STOP_TIMEOUT_SECONDS = 30.0
 # A JVM that recorded an AOT cache writes it as it exits: 33-58 s for Trino here.
 AOT_CACHE_WRITE_TIMEOUT_SECONDS = 300.0
 LOW_PRIORITY_NICENESS = 19
+# How long Trino's readiness query may take. On the cluster a query with no live worker to
+# run on waits for one (query-manager.required-workers-max-wait, 5 minutes): the probe
+# cancels it and answers "not ready" instead of waiting along.
+TRINO_PROBE_QUERY_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -130,18 +134,30 @@ def _object_store_credentials(settings: LakehouseSettings) -> dict[str, str]:
     return engine_config.aws_credentials_env(access) if access is not None else {}
 
 
+def _trino_command(settings: LakehouseSettings, *, worker: bool = False, record: bool = False) -> Callable[[Path], list[str]]:
+    """A Trino node's argv: `launcher run` stays in the foreground, so the recorded pid is Trino's."""
+    etc, data = engine_config.trino_dirs(settings, worker=worker)
+
+    def command(server: Path) -> list[str]:
+        aot = (
+            jvm_aot.launcher_options(settings.cache_dir, settings.java.jdk25_home, record=record)  # type: ignore[arg-type]
+            if settings.trino.aot_cache
+            else []
+        )
+        return [str(server / "bin" / "launcher"), "run", f"--etc-dir={etc}", f"--data-dir={data}", *aot]
+
+    return command
+
+
+def _trino_env(settings: LakehouseSettings) -> dict[str, str]:
+    return {
+        "JAVA_HOME": str(settings.java.jdk25_home),
+        "PATH": f"{settings.java.jdk25_home / 'bin'}:{os.environ.get('PATH', '')}",
+    }
+
+
 def _trino(settings: LakehouseSettings) -> Service:
     trino = settings.trino
-
-    def launch(server: Path) -> list[str]:
-        return [str(server / "bin" / "launcher"), "run", f"--etc-dir={etc}", f"--data-dir={settings.data_dir / 'trino'}"]
-
-    def aot(*, record: bool) -> list[str]:
-        if not trino.aot_cache:
-            return []
-        return jvm_aot.launcher_options(settings.cache_dir, settings.java.jdk25_home, record=record)  # type: ignore[arg-type]
-
-    etc = settings.config_dir / "trino" / "etc"
     files = trino_auth.secret_files(settings)
     # With password auth, clients (and the health probe) use HTTPS; plain HTTP refuses queries.
     ca_file = files.ca_cert if trino.password_auth else None
@@ -158,22 +174,22 @@ def _trino(settings: LakehouseSettings) -> Service:
         # with NO_NODES_AVAILABLE (information_schema answers earlier, because it
         # runs on the coordinator alone). The probe needs both an active node and an
         # answer from the catalog's information_schema (the link to the REST catalog).
+        # On the cluster the coordinator runs no tasks itself: the active node must be the worker.
         is_healthy=lambda body: json.loads(body).get("starting") is False
         and _trino_answers(
-            url, _readiness_probe_sql(settings.catalog.name), headers=_trino_probe_headers(settings), context=_ssl_context(ca_file)
+            url,
+            _readiness_probe_sql(settings.catalog.name, workers_only=settings.deployment == "cluster"),
+            headers=_trino_probe_headers(settings),
+            context=_ssl_context(ca_file),
         ),
         java_home=settings.java.jdk25_home,
         java=TRINO_JAVA,
         java_setting="LAKEHOUSE_JAVA__JDK25_HOME",
         cache_folder=artifacts.trino_dir,
         fetch=artifacts.ensure_trino,
-        # `launcher run` stays in the foreground, so the recorded pid is Trino's.
-        command=lambda server: [*launch(server), *aot(record=False)],
-        recording_command=lambda server: [*launch(server), *aot(record=True)],
-        env={
-            "JAVA_HOME": str(settings.java.jdk25_home),
-            "PATH": f"{settings.java.jdk25_home / 'bin'}:{os.environ.get('PATH', '')}",
-        },
+        command=_trino_command(settings),
+        recording_command=_trino_command(settings, record=True),
+        env=_trino_env(settings),
         log_file=settings.run_dir / "trino.log",
         record_file=settings.run_dir / "trino.json",
         secret_env=lambda: _object_store_credentials(settings),
@@ -185,6 +201,76 @@ def _trino(settings: LakehouseSettings) -> Service:
         secret_env=lambda: {**trino_auth.server_env(files), **_object_store_credentials(settings)},
         ca_file=ca_file,
         extra_ports=((trino.https_port, "LAKEHOUSE_TRINO__HTTPS_PORT"),),
+    )
+
+
+def _trino_worker(settings: LakehouseSettings) -> Service:
+    """The cluster deployment's Trino worker: the coordinator's Trino, Java and secrets, a node of its own."""
+    trino = settings.trino
+    url = f"http://{trino.host}:{trino.worker_port}"
+    return dataclasses.replace(
+        _trino(settings),
+        name="trino-worker",
+        port=trino.worker_port,
+        port_setting="LAKEHOUSE_TRINO__WORKER_PORT",
+        url=url,  # clients never connect to it: /v1/info and Trino's internal traffic, over HTTP
+        health_url=f"{url}/v1/info",
+        ca_file=None,
+        extra_ports=(),
+        # Started: the coordinator's readiness then waits until it counts this node active.
+        is_healthy=lambda body: json.loads(body).get("starting") is False,
+        # It uses the AOT cache the coordinator recorded (the same Trino and JDK) but never
+        # records one: a worker sees no planning, only tasks.
+        command=_trino_command(settings, worker=True),
+        recording_command=None,
+        log_file=settings.run_dir / "trino-worker.log",
+        record_file=settings.run_dir / "trino-worker.json",
+    )
+
+
+def _spark_master(settings: LakehouseSettings) -> Service:
+    cluster = settings.spark.cluster
+    return Service(
+        name="spark-master",
+        host=cluster.host,
+        port=cluster.master_port,
+        port_setting="LAKEHOUSE_SPARK__CLUSTER__MASTER_PORT",
+        url=cluster.master_url,
+        health_url=f"{cluster.master_webui_url}/json/",
+        is_healthy=spark_cluster.master_alive,
+        java_home=settings.java.jdk17_home,
+        java=SPARK_JAVA,
+        java_setting="LAKEHOUSE_JAVA__JDK17_HOME",
+        cache_folder=None,
+        fetch=None,  # the pyspark wheel's Spark
+        command=lambda _: spark_cluster.master_command(settings),
+        env=spark_cluster.env(settings),
+        log_file=settings.run_dir / "spark-master.log",
+        record_file=settings.run_dir / "spark-master.json",
+        extra_ports=((cluster.master_webui_port, "LAKEHOUSE_SPARK__CLUSTER__MASTER_WEBUI_PORT"),),
+    )
+
+
+def _spark_worker(settings: LakehouseSettings, number: int) -> Service:
+    """Worker `number`: the master's Spark and Java, registered with the master, which judges its health."""
+    cluster = settings.spark.cluster
+    name = spark_cluster.worker_name(number)
+    webui = cluster.worker_webui_url(number)
+    scratch = spark_cluster.worker_dir(settings, number) / "scratch"
+    return dataclasses.replace(
+        _spark_master(settings),
+        name=name,
+        # Its RPC port is left to the system: only the web UI's is fixed, and names it to the master.
+        port=cluster.worker_webui_port + number - 1,
+        port_setting="LAKEHOUSE_SPARK__CLUSTER__WORKER_WEBUI_PORT",
+        url=webui,
+        is_healthy=lambda body: spark_cluster.worker_alive(body, webui),
+        command=lambda _: spark_cluster.worker_command(settings, number),
+        env=spark_cluster.env(settings, scratch=scratch),
+        log_file=settings.run_dir / f"{name}.log",
+        record_file=settings.run_dir / f"{name}.json",
+        extra_ports=(),
+        prepare=lambda: scratch.mkdir(parents=True, exist_ok=True),
     )
 
 
@@ -317,22 +403,48 @@ SERVICES: dict[str, Callable[[LakehouseSettings], Service]] = {
     "object-store": _object_store,
     "rest-catalog": _rest_catalog,
     "trino": _trino,
+    "trino-worker": _trino_worker,
     "crm-api": _crm_api,
     "postgres": _postgres,
     "kafka": _kafka,
+    "spark-master": _spark_master,
 }
 
 
-# Services that only the `cluster` deployment runs (settings.deployment).
-CLUSTER_ONLY: frozenset[str] = frozenset({"object-store"})
+# Services that only the `cluster` deployment runs (settings.deployment). It also runs
+# `spark.cluster.workers` Spark workers, spark-worker-1, -2..., after the registry's services.
+CLUSTER_ONLY: frozenset[str] = frozenset({"object-store", "trino-worker", "spark-master"})
 
 
 def services(settings: LakehouseSettings) -> list[Service]:
     """The deployment's services, in start order."""
-    return [
+    chosen = [
         factory(settings) for name, factory in SERVICES.items()
         if settings.deployment == "cluster" or name not in CLUSTER_ONLY
     ]
+    if settings.deployment == "cluster":
+        chosen += [_spark_worker(settings, number) for number in range(1, settings.spark.cluster.workers + 1)]
+    return chosen
+
+
+def spark_needs(settings: LakehouseSettings) -> tuple[str, ...]:
+    """The services a Spark session needs running: the REST catalog, and on the cluster the
+    object store that holds the warehouse, the master and its workers (with none, a job waits
+    for executors for ever)."""
+    if settings.deployment == "local":
+        return ("rest-catalog",)
+    return ("object-store", "rest-catalog", "spark-master", *spark_cluster.worker_names(settings))
+
+
+def _with_companions(settings: LakehouseSettings, names: Collection[str]) -> set[str]:
+    """On the cluster, a service named in `only` brings the nodes it cannot work without: the
+    coordinator schedules no task on itself, and the master runs nothing without workers."""
+    found = set(names)
+    if settings.deployment == "cluster":
+        companions = {"trino": ["trino-worker"], "spark-master": spark_cluster.worker_names(settings)}
+        for name in names:
+            found.update(companions.get(name, []))
+    return found
 
 
 # --- Commands --------------------------------------------------------------
@@ -397,12 +509,15 @@ def start(
     this run's work, written when it stops (`down`).
     """
     _check_names(settings, only or ())
+    deployed = services(settings)
+    wanted = None if only is None else _with_companions(settings, only)
+    low_priority = _with_companions(settings, low_priority)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if settings.deployment == "local":  # on the cluster, the warehouse is the object store's bucket
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     (settings.data_dir / "catalog").mkdir(parents=True, exist_ok=True)
     engine_config.write_local_config(settings)
-    chosen = [service for service in services(settings) if only is None or service.name in only]
+    chosen = [service for service in deployed if wanted is None or service.name in wanted]
     planned = [(service, _recorded_process(service)) for service in chosen]
     # Check every service before starting any, so a bad setting for the last one
     # does not leave the first one running.
@@ -423,10 +538,13 @@ def start(
 
 
 def _check_names(settings: LakehouseSettings, names: Collection[str]) -> None:
-    unknown = sorted(set(names) - SERVICES.keys())
+    workers = spark_cluster.worker_names(settings)
+    known = [*SERVICES, *workers]
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise ConfigError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
-    elsewhere = sorted(name for name in names if name in CLUSTER_ONLY and settings.deployment != "cluster")
+        raise ConfigError(f"unknown service {', '.join(unknown)}: choose from {', '.join(known)}")
+    cluster_only = CLUSTER_ONLY | set(workers)
+    elsewhere = sorted(name for name in names if name in cluster_only and settings.deployment != "cluster")
     if elsewhere:
         raise ConfigError(
             f"{', '.join(elsewhere)} runs only in the cluster deployment, and this one is {settings.deployment}: "
@@ -572,9 +690,11 @@ def _probe(service: Service) -> bool:
         return False
 
 
-def _readiness_probe_sql(catalog_name: str) -> str:
+def _readiness_probe_sql(catalog_name: str, *, workers_only: bool = False) -> str:
     schemata = exp.table_("schemata", db="information_schema", catalog=catalog_name, quoted=True)
     active_nodes = exp.select("count(*)").from_("system.runtime.nodes").where("state = 'active'")
+    if workers_only:
+        active_nodes = active_nodes.where("NOT coordinator")
     catalog_answers = exp.select("count(*) > 0").from_(schemata)
     return exp.select(
         exp.and_(exp.GT(this=active_nodes.subquery(), expression=exp.Literal.number(0)), catalog_answers.subquery())
@@ -582,12 +702,17 @@ def _readiness_probe_sql(catalog_name: str) -> str:
 
 
 def _trino_answers(url: str, sql: str, *, headers: dict[str, str], context: ssl.SSLContext | None) -> bool:
-    """True when `sql` returns one row holding `true`, over Trino's HTTP protocol."""
+    """True when `sql` returns one row holding `true` within TRINO_PROBE_QUERY_SECONDS, over Trino's HTTP protocol."""
+    deadline = time.monotonic() + TRINO_PROBE_QUERY_SECONDS
     request = urllib.request.Request(f"{url}/v1/statement", data=sql.encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=5, context=context) as response:
         result = json.loads(response.read())
     # Follow the protocol's nextUri pages until the one row arrives (each page authenticates).
     while "data" not in result and "nextUri" in result and "error" not in result:
+        if time.monotonic() > deadline:
+            cancel = urllib.request.Request(result["nextUri"], headers=headers, method="DELETE")
+            urllib.request.urlopen(cancel, timeout=5, context=context).close()
+            return False
         page = urllib.request.Request(result["nextUri"], headers=headers)
         with urllib.request.urlopen(page, timeout=5, context=context) as response:
             result = json.loads(response.read())

@@ -104,6 +104,8 @@ class TrinoSettings(_Section):
     # Clients connect here when password_auth is on; `port` (plain HTTP) then only serves
     # /v1/info and Trino's internal traffic, and refuses every query.
     https_port: int = Field(default=8443, ge=1, le=65535)
+    # The cluster deployment's worker node (HTTP, Trino's internal traffic and its /v1/info).
+    worker_port: int = Field(default=8081, ge=1, le=65535)
     # Java 25's ahead-of-time cache (`catalog/jvm_aot.py`): the first Trino records it and
     # writes it into the artifact cache when it stops; later ones start and warm up faster.
     aot_cache: bool = True
@@ -146,7 +148,69 @@ class KafkaSettings(_Section):
         return f"{self.host}:{self.port}"
 
 
+_MEMORY_SIZE = re.compile(r"^(\d+)([kmgt])$")
+_MEMORY_UNITS = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+
+def mebibytes(size: str) -> float:
+    """A JVM memory size as Spark writes it ("512m", "2g") in MiB."""
+    match = _MEMORY_SIZE.match(size.lower())
+    if match is None:
+        raise ValueError(f"{size!r} is not a memory size like 512m or 2g")
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
+
+
+class SparkClusterSettings(_Section):
+    """The `cluster` deployment's Spark: a standalone master and its workers, on this machine."""
+
+    host: str = "127.0.0.1"
+    # Spark's own default port; the web UI moves off 8080, Trino's.
+    master_port: int = Field(default=7077, ge=1, le=65535)
+    master_webui_port: int = Field(default=8090, ge=1, le=65535)
+    # Worker N's web UI listens on worker_webui_port + N - 1.
+    worker_webui_port: int = Field(default=8091, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1)
+    # One executor per worker, with all of the worker's cores and memory: 2 workers x 1 core
+    # are this machine's 2 cores.
+    worker_cores: int = Field(default=1, ge=1)
+    worker_memory: str = "2g"
+    executor_memory: str = "2g"
+    # The master's and each worker's own JVM (they only schedule; executors are separate JVMs).
+    daemon_heap: str = "256m"
+
+    @model_validator(mode="after")
+    def _fits(self) -> SparkClusterSettings:
+        for name in ("worker_memory", "executor_memory", "daemon_heap"):
+            mebibytes(getattr(self, name))
+        if mebibytes(self.executor_memory) > mebibytes(self.worker_memory):
+            # The master would never find a worker to place an executor on: jobs would wait forever.
+            raise ValueError(
+                f"spark.cluster.executor_memory ({self.executor_memory}) exceeds worker_memory ({self.worker_memory}): "
+                "set LAKEHOUSE_SPARK__CLUSTER__EXECUTOR_MEMORY lower"
+            )
+        webui = range(self.worker_webui_port, self.worker_webui_port + self.workers)
+        if self.master_port == self.master_webui_port or {self.master_port, self.master_webui_port} & set(webui):
+            raise ValueError(
+                f"spark.cluster ports overlap: master {self.master_port}, master web UI {self.master_webui_port}, "
+                f"worker web UIs {webui.start}-{webui.stop - 1}: set LAKEHOUSE_SPARK__CLUSTER__WORKER_WEBUI_PORT"
+            )
+        return self
+
+    @property
+    def master_url(self) -> str:
+        return f"spark://{self.host}:{self.master_port}"
+
+    @property
+    def master_webui_url(self) -> str:
+        return f"http://{self.host}:{self.master_webui_port}"
+
+    def worker_webui_url(self, number: int) -> str:
+        """Worker `number`'s (1-based) web UI, also how the master names it."""
+        return f"http://{self.host}:{self.worker_webui_port + number - 1}"
+
+
 class SparkSettings(_Section):
+    # The local deployment's master; the cluster deployment uses `cluster.master_url`.
     master: str = "local[2]"
     driver_memory: str = "4g"
     # 200 (Spark's default) means 200 tiny tasks per shuffle on two cores.
@@ -157,6 +221,7 @@ class SparkSettings(_Section):
     codegen: bool = False
     # Free-form additions, applied last (e.g. {"spark.sql.adaptive.enabled": "false"}).
     extra_conf: dict[str, str] = Field(default_factory=dict)
+    cluster: SparkClusterSettings = Field(default_factory=SparkClusterSettings)
 
 
 class PipelineSettings(_Section):
@@ -499,6 +564,17 @@ class LakehouseSettings(BaseSettings):
         return tuple(sources)
 
     @model_validator(mode="after")
+    def _cluster_ports_distinct(self) -> LakehouseSettings:
+        # Only the cluster deployment runs a Trino worker: a local trino.port of 8081 is fine.
+        trino = self.trino
+        if self.deployment == "cluster" and trino.worker_port in (trino.port, trino.https_port):
+            raise ValueError(
+                f"trino.worker_port ({trino.worker_port}) must differ from trino.port and trino.https_port: "
+                "set LAKEHOUSE_TRINO__WORKER_PORT"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _absolute_paths(self) -> LakehouseSettings:
         # Services run with other working directories: every path must be absolute.
         self.home = self.home.expanduser().resolve()
@@ -599,6 +675,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     key = ".".join(loc) or "settings"
     env_var = ENV_PREFIX + "__".join(part.upper() for part in loc)
     message = first["msg"].removeprefix("Value error, ")
+    if not loc:  # a check across sections names its own fix
+        return f"invalid settings: {message}"
     if first["type"] == "extra_forbidden":
         return f"unknown setting '{key}': remove it from the YAML file or unset {env_var}"
     return f"invalid setting '{key}' ({message}): fix it in the YAML file or set {env_var}"

@@ -99,7 +99,7 @@ def up(
     ] = None,
 ) -> None:
     """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API), and with
-    deployment=cluster the object store; idempotent; downloads artifacts on first run."""
+    deployment=cluster the object store, Trino's worker and the Spark master and workers; idempotent; downloads artifacts on first run."""
     settings = _settings()
     with console.status("starting services") as status:
         started = services.up(settings, _reporter(status), only=only or None)
@@ -300,7 +300,7 @@ def _run_days(
     # Before anything else: a second run is refused at once, naming the one that holds the lock.
     with pipeline_lock(settings, command_line()) as lease:
         # Spark talks to the REST catalog and the source servers; Trino is for readers and dbt.
-        _require_services(settings, "rest-catalog", *services_needed(settings, load_sources(settings).values()))
+        _require_services(settings, *services.spark_needs(settings), *services_needed(settings, load_sources(settings).values()))
         spark = spark_session(settings, app_name="lakehouse-run")
         if lease.previous_holder_died:
             console.log(f"the previous run ({lease.previous_holder_died.describe()}) died: repairing what it left")
@@ -381,7 +381,7 @@ def maintain(
 
     settings = _settings()
     with maintenance_lock(settings, command_line()):
-        _require_services(settings, "rest-catalog")
+        _require_services(settings, *services.spark_needs(settings))
         spark = spark_session(settings, app_name="lakehouse-maintain")
         with console.status("maintenance") as status:
             result = maintain_tables(spark, settings, tables or [], dry_run=dry_run, report=_reporter(status))

@@ -99,9 +99,10 @@ def _run_demo(
     # The source servers the sources file names (none with --sources files) start with the rest.
     source_servers = services_needed(settings, load_sources(settings).values())
     startup = services.start(
-        settings, report, only=("rest-catalog", "trino", *source_servers), low_priority=("trino",), record_aot_cache=True
+        settings, report, only=(*services.spark_needs(settings), "trino", *source_servers), low_priority=("trino",),
+        record_aot_cache=True,
     )
-    startup.wait("rest-catalog", *source_servers)
+    startup.wait(*services.spark_needs(settings), *source_servers)
     seconds["services"] = time.monotonic() - clock
 
     # Each batch's days are delivered just before the batch runs, as the sources would have

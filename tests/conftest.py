@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from catalog.settings import ENV_PREFIX, LakehouseSettings, load_settings
@@ -34,6 +35,8 @@ TEST_CRM_API_PORT = 18099 + _PORT_OFFSET
 TEST_KAFKA_PORT = 19092 + _PORT_OFFSET
 TEST_KAFKA_CONTROLLER_PORT = 19093 + _PORT_OFFSET
 TEST_OBJECT_STORE_PORT = 19000 + _PORT_OFFSET
+# The first of ten ports for the cluster deployment's own home (tests/catalog/test_cluster_deployment.py).
+TEST_CLUSTER_PORT_BASE = 17000 + _PORT_OFFSET
 # The setting that reads every source from landing files (catalog/settings.py, pipeline.sources).
 # Most tests feed the pipeline landing files; a test of the real sources asks for them in its
 # settings. Set at import, not only per test: session and module fixtures build settings
@@ -57,6 +60,18 @@ def cache_without_aot(root: Path) -> Path:
         if entry.name != jvm_aot.CACHE_FOLDER:
             (cache / entry.name).symlink_to(entry)
     return cache
+
+
+def processes_under(home: Path) -> list[psutil.Process]:
+    """Every live process whose command line mentions this home: what `down` must clear."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if any(str(home) in part for part in process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
 
 
 @pytest.fixture(autouse=True)

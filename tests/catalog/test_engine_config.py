@@ -3,6 +3,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,100 @@ def test_pyiceberg_on_s3_uses_its_own_property_names(settings) -> None:
     s3_keys = {key for key in properties if key.startswith("s3.")}
     assert s3_keys == {"s3.region", "s3.endpoint", "s3.access-key-id", "s3.secret-access-key"} and s3_keys <= names
     assert "s3.secret-access-key" not in yaml.safe_load(engine_config.pyiceberg_yaml(settings, _on_s3(settings)))["catalog"]["lake"]
+
+
+# --- The cluster deployment ---------------------------------------------------------
+
+
+def _cluster(tmp_path: Path, **overrides: object):
+    return load_settings(
+        home=tmp_path, deployment="cluster", catalog={"name": "lake", "port": 9181},
+        spark={"cluster": {"master_port": 7177, "workers": 3, "worker_cores": 2, "worker_memory": "3g", "executor_memory": "3g"}},
+        **overrides,
+    )
+
+
+def test_spark_on_the_cluster_adds_only_the_standalone_masters_conf(tmp_path: Path) -> None:
+    local_settings = load_settings(home=tmp_path, catalog={"name": "lake", "port": 9181})
+    cluster_settings = _cluster(tmp_path)
+    local = engine_config.spark_conf(local_settings, engine_config.local_endpoints(local_settings))
+    cluster = engine_config.spark_conf(cluster_settings, engine_config.local_endpoints(cluster_settings))
+    assert local["spark.master"] == "local[2]"
+    assert cluster["spark.master"] == "spark://127.0.0.1:7177"
+    assert cluster["spark.driver.host"] == "127.0.0.1"  # executors connect back over loopback
+    assert (cluster["spark.executor.cores"], cluster["spark.executor.memory"]) == ("2", "3g")
+    assert cluster["spark.cores.max"] == "6"  # 3 workers x 2 cores
+    assert cluster["spark.pyspark.python"] == sys.executable
+    # The same catalog, jars (shipped to the executors by the driver) and tuning: only the master's
+    # part differs, and the warehouse, now in the object store's bucket with the S3 file systems.
+    on_s3 = engine_config.spark_s3_conf("spark.sql.catalog.lake", engine_config.local_endpoints(cluster_settings).s3)
+    changed = {key for key in cluster.keys() | local.keys() if cluster.get(key) != local.get(key)} - on_s3.keys()
+    assert changed == {
+        "spark.master", "spark.driver.host", "spark.executor.cores", "spark.executor.memory", "spark.cores.max",
+        "spark.pyspark.python", "spark.executorEnv.PYTHONPATH", "spark.sql.catalog.lake.warehouse",
+    }
+    assert cluster["spark.sql.catalog.lake.warehouse"].startswith("s3://")
+
+
+def _trino_nodes(settings) -> tuple[dict[str, str], dict[str, str]]:
+    endpoints = engine_config.local_endpoints(settings)
+    coordinator = engine_config.trino_etc(settings, endpoints, data_dir="/d/trino", etc_dir="/e/trino")
+    worker = engine_config.trino_etc(settings, endpoints, data_dir="/d/worker", etc_dir="/e/worker", worker=True)
+    return coordinator, worker
+
+
+def test_trino_cluster_coordinator_schedules_nothing_on_itself(tmp_path: Path) -> None:
+    local, _ = _trino_nodes(load_settings(home=tmp_path))
+    coordinator, _ = _trino_nodes(_cluster(tmp_path))
+    assert _properties(local["config.properties"])["node-scheduler.include-coordinator"] == "true"
+    assert _properties(coordinator["config.properties"])["node-scheduler.include-coordinator"] == "false"
+
+
+def test_trino_worker_differs_from_the_coordinator_only_where_it_must(tmp_path: Path) -> None:
+    settings = _cluster(tmp_path, trino={"port": 9080, "worker_port": 9081})
+    coordinator, worker = _trino_nodes(settings)
+    assert worker.keys() == coordinator.keys()
+    same = {"catalog/lake.properties", "jvm.config", "log.properties", "rules.json"}
+    assert {name for name in worker if worker[name] == coordinator[name]} == same
+    # The rules file sits in each node's own etc/.
+    assert _properties(worker["access-control.properties"]) == {"access-control.name": "file", "security.config-file": "/e/worker/rules.json"}
+    node = _properties(worker["node.properties"])
+    assert node == {
+        "node.environment": "lakehouse", "node.id": engine_config.TRINO_WORKER_ID, "node.data-dir": "/d/worker",
+        "node.internal-address": "127.0.0.1",
+    }
+    assert _properties(coordinator["node.properties"])["node.id"] == engine_config.TRINO_COORDINATOR_ID
+    config, coordinator_config = _properties(worker["config.properties"]), _properties(coordinator["config.properties"])
+    assert config == {
+        "coordinator": "false",
+        "http-server.http.port": "9081",
+        "discovery.uri": "http://127.0.0.1:9080",  # the coordinator
+        "query.max-memory": coordinator_config["query.max-memory"],
+        "query.max-memory-per-node": coordinator_config["query.max-memory-per-node"],
+        "task.concurrency": coordinator_config["task.concurrency"],
+    }
+
+
+def test_trino_worker_with_password_auth_shares_the_secret_and_serves_no_clients(tmp_path: Path) -> None:
+    settings = _cluster(tmp_path, trino={"password_auth": True})
+    written = {path.relative_to(settings.config_dir).as_posix(): path for path in engine_config.write_local_config(settings)}
+    coordinator = _properties(written["trino/etc/config.properties"].read_text())
+    worker = _properties(written["trino-worker/etc/config.properties"].read_text())
+    assert worker["internal-communication.shared-secret"] == coordinator["internal-communication.shared-secret"]
+    assert not any(key.startswith(("http-server.https", "http-server.authentication", "password-authenticator")) for key in worker)
+    assert "trino-worker/etc/password-authenticator.properties" not in written
+
+
+def test_only_the_cluster_writes_the_worker_and_daemon_configs(tmp_path: Path) -> None:
+    local_settings = load_settings(home=tmp_path, catalog={"name": "lake", "port": 9181})
+    local = {path.relative_to(tmp_path).as_posix() for path in engine_config.local_config_files(local_settings)}
+    cluster = {path.relative_to(tmp_path).as_posix() for path in engine_config.local_config_files(_cluster(tmp_path))}
+    worker_files = {f"config/trino-worker/etc/{name}" for name in _trino_nodes(_cluster(tmp_path))[1]}
+    assert cluster - local == {"config/spark-cluster.conf", *worker_files}
+    assert local <= cluster
+
+
+def test_docker_files_render_the_local_shape_whatever_the_deployment(tmp_path: Path) -> None:
+    assert engine_config.docker_files(_cluster(tmp_path)) == engine_config.docker_files(
+        load_settings(home=tmp_path, catalog={"name": "lake", "port": 9181})
+    )

@@ -15,7 +15,7 @@ import pytest
 from catalog import jvm_aot, services
 from catalog.errors import ConfigError, ServiceError
 from catalog.settings import load_settings
-from tests.conftest import SHARED_CACHE, cache_without_aot
+from tests.conftest import SHARED_CACHE, cache_without_aot, processes_under
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +25,6 @@ LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
     return subprocess.run([LAKEHOUSE, *args], env={**clean, **env}, capture_output=True, text=True, timeout=300)
-
-
-def _processes_under(home: Path) -> list[psutil.Process]:
-    """Every live process whose command line mentions this home: what `down` must clear."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if any(str(home) in part for part in process.info["cmdline"] or []):
-                found.append(process)
-        except psutil.Error:
-            pass
-    return found
 
 
 def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
@@ -59,14 +47,14 @@ def test_up_is_idempotent_and_down_leaves_no_process(tmp_path: Path) -> None:
 
     assert stopped == ["kafka", "postgres", "crm-api", "trino", "rest-catalog"]
     assert not any(psutil.pid_exists(s.pid) and psutil.Process(s.pid).status() != psutil.STATUS_ZOMBIE for s in first)
-    assert _processes_under(settings.home) == []
+    assert processes_under(settings.home) == []
     assert [s.state for s in services.status(settings)] == ["stopped"] * 5
     assert services.down(settings) == []  # nothing left to stop
 
 
 def test_up_can_start_the_catalog_alone(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path, cache_dir=SHARED_CACHE, catalog={"port": 28581}, trino={"port": 28580})
-    with pytest.raises(ConfigError, match="unknown service spark: choose from object-store, rest-catalog, trino, crm-api, postgres, kafka"):
+    with pytest.raises(ConfigError, match="unknown service spark: choose from object-store, rest-catalog, trino, trino-worker, crm-api, postgres, kafka, spark-master, spark-worker-1"):
         services.up(settings, only=["spark"])
     try:
         started = services.up(settings, only=["rest-catalog"])
@@ -112,7 +100,7 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
     finally:
         stopped = services.down(settings)
     assert stopped == ["kafka", "postgres", "crm-api", "trino", "rest-catalog"]
-    assert _processes_under(settings.home) == []
+    assert processes_under(settings.home) == []
 
 
 def test_check_names_a_service_that_died_while_booting(tmp_path: Path) -> None:
@@ -144,7 +132,7 @@ def test_busy_port_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert f"port {port} for rest-catalog is already in use" in lines[0]
     assert "LAKEHOUSE_CATALOG__PORT" in lines[0]
-    assert _processes_under(tmp_path) == []
+    assert processes_under(tmp_path) == []
 
 
 def test_missing_jdk_is_one_line_naming_the_fix(tmp_path: Path) -> None:
@@ -165,7 +153,7 @@ def test_missing_jdk_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     assert "trino needs Java 24+ but there is no JDK at" in lines[0]
     assert "LAKEHOUSE_JAVA__JDK25_HOME" in lines[0]
     # Preflight runs before anything starts: the REST catalog was not left behind.
-    assert _processes_under(tmp_path) == []
+    assert processes_under(tmp_path) == []
 
 
 def test_wrong_java_version_is_refused(tmp_path: Path) -> None:
@@ -225,7 +213,7 @@ def test_postgres_runs_with_a_generated_password_and_refuses_a_wrong_one(tmp_pat
         down = _cli("down", env=env)
     assert "postgres" in down.stdout + down.stderr
     assert [s.state for s in services.status(settings) if s.name == "postgres"] == ["stopped"]
-    assert _processes_under(settings.home) == []
+    assert processes_under(settings.home) == []
 
 
 def test_trino_records_an_aot_cache_on_its_first_stop_and_starts_from_it(tmp_path: Path) -> None:

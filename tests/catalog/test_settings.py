@@ -139,3 +139,35 @@ def test_aws_settings_accept_every_region_and_bucket_shape(tmp_path: Path) -> No
     for region, bucket in (("eu-west-1", "acme-lake"), ("us-gov-west-1", "acme.lake.2026"), ("ap-southeast-5", "abc")):
         aws = load_settings(home=tmp_path, aws={"region": region, "bucket": bucket, "account_id": "012345678901"}).aws
         assert (aws.region, aws.bucket, aws.account_id) == (region, bucket, "012345678901")
+
+
+def test_cluster_ports_move_by_env_like_every_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_SPARK__CLUSTER__MASTER_PORT", "7177")
+    monkeypatch.setenv("LAKEHOUSE_TRINO__WORKER_PORT", "9181")
+    settings = load_settings(deployment="cluster")
+    assert settings.spark.cluster.master_url == "spark://127.0.0.1:7177"
+    assert settings.trino.worker_port == 9181
+
+
+def test_an_executor_larger_than_its_worker_is_refused() -> None:
+    # The master would never place it, and every job would wait for executors for ever.
+    with pytest.raises(ConfigError, match="executor_memory .3g. exceeds worker_memory .2g.*LAKEHOUSE_SPARK__CLUSTER__EXECUTOR_MEMORY"):
+        load_settings(spark={"cluster": {"worker_memory": "2g", "executor_memory": "3g"}})
+    assert load_settings(spark={"cluster": {"worker_memory": "2048m", "executor_memory": "2g"}}).spark.cluster.executor_memory == "2g"
+    with pytest.raises(ConfigError, match="'lots' is not a memory size"):
+        load_settings(spark={"cluster": {"worker_memory": "lots"}})
+
+
+def test_spark_cluster_ports_must_not_overlap() -> None:
+    with pytest.raises(ConfigError, match="spark.cluster ports overlap"):
+        load_settings(spark={"cluster": {"master_webui_port": 8092, "worker_webui_port": 8091, "workers": 2}})
+    load_settings(spark={"cluster": {"master_webui_port": 8093, "worker_webui_port": 8091, "workers": 2}})
+
+
+def test_the_trino_worker_port_is_checked_only_where_a_worker_runs() -> None:
+    assert load_settings(trino={"port": 8081}).trino.port == 8081  # local: no worker on 8081
+    with pytest.raises(ConfigError) as error:
+        load_settings(deployment="cluster", trino={"port": 8081})
+    assert str(error.value) == (
+        "invalid settings: trino.worker_port (8081) must differ from trino.port and trino.https_port: set LAKEHOUSE_TRINO__WORKER_PORT"
+    )
