@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -21,14 +21,28 @@ from catalog.naming import GOLD
 from catalog.settings import LakehouseSettings
 from catalog.trino_auth import KEYSTORE_KEY_ENV, SHARED_SECRET_ENV, TRINO_HEALTH_USER, SecretFiles, secret_files
 
-# Where the shared warehouse is mounted inside every container: file paths in
-# Iceberg metadata are absolute, so all engines must see the same path.
-DOCKER_WAREHOUSE = "/warehouse"
 DOCKER_REST_HOST = "rest"
 DOCKER_TRINO_HOST = "trino"
 DOCKER_REST_IMAGE = f"apache/iceberg-rest-fixture:{artifacts.ICEBERG_VERSION}"
 DOCKER_TRINO_IMAGE = f"trinodb/trino:{artifacts.TRINO_VERSION}"
 DOCKER_SPARK_IMAGE = "apache/spark:4.1.1-scala2.13-java17-python3-ubuntu"
+DOCKER_OBJECT_STORE_HOST = "object-store"
+# The same S3Proxy as the cluster deployment's jar; the image runs it on Java 25 (jlinked).
+DOCKER_OBJECT_STORE_IMAGE = f"andrewgaul/s3proxy:{artifacts.S3PROXY_VERSION}"
+DOCKER_OBJECT_STORE_DATA = "/data"
+# The project's own image (the Dockerfile at the root), built by the compose file's `pipeline`.
+DOCKER_PIPELINE_SERVICE = "pipeline"
+DOCKERFILE = "Dockerfile"
+# Where the Dockerfile puts the pipeline's home (LAKEHOUSE_HOME) and the artifact cache it
+# fills at build time (LAKEHOUSE_CACHE_DIR); each is a volume of the `pipeline` service.
+DOCKER_PIPELINE_HOME = "/var/lib/lakehouse"
+DOCKER_PIPELINE_CACHE = "/opt/lakehouse/cache"
+# What compose puts where the object store's secret goes: its value comes from the shell or a
+# git-ignored docker/.env at `up`, and compose refuses to start without it. No default: a
+# default would be a committed secret.
+DOCKER_SECRET_REF = (
+    f"${{{object_store.SECRET_ENV}:?set {object_store.SECRET_ENV} in the shell or in docker/.env}}"
+)
 # The folder holding the project's packages (catalog/, ingestion/, lakehouse/).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,11 +98,14 @@ def object_store_access(settings: LakehouseSettings, *, with_secret: bool) -> S3
 
 
 def docker_endpoints(settings: LakehouseSettings) -> Endpoints:
+    """The compose stack: its warehouse in the object store's bucket, as on the cluster deployment."""
+    store = settings.object_store
     return Endpoints(
         catalog_uri=f"http://{DOCKER_REST_HOST}:{settings.catalog.port}",
         trino_host=DOCKER_TRINO_HOST,
         trino_port=settings.trino.port,
-        warehouse_uri=f"file://{DOCKER_WAREHOUSE}",
+        warehouse_uri=store.location("warehouse"),
+        s3=S3Access(endpoint=f"http://{DOCKER_OBJECT_STORE_HOST}:{store.port}", region=store.region, access_key_id=store.access_key_id),
     )
 
 
@@ -660,9 +677,17 @@ def docker_files(settings: LakehouseSettings) -> dict[str, str]:
 
     Always plain HTTP, whatever `trino.password_auth` says: docker/ is committed, and
     generated secrets must never be. Always the local deployment's shape (one Trino node,
-    Spark in its container): the compose file has no cluster.
+    Spark in its container), on the object store's bucket: the compose file has no cluster.
+    The REST catalog keeps SQLite in its volume (the compose file has no PostgreSQL), and the
+    compose Spark has no OpenLineage listener, whose file or API key belong to this machine.
     """
-    settings = settings.model_copy(update={"deployment": "local"})
+    settings = settings.model_copy(
+        update={
+            "deployment": "local",
+            "catalog": settings.catalog.model_copy(update={"backend": "sqlite"}),
+            "lineage": settings.lineage.model_copy(update={"spark_listener": False}),
+        }
+    )
     endpoints = docker_endpoints(settings)
     name = settings.catalog.name
     files: dict[str, str] = {
@@ -672,53 +697,111 @@ def docker_files(settings: LakehouseSettings) -> dict[str, str]:
     }
     for file_name, content in trino_etc(settings, endpoints, data_dir="/data/trino", etc_dir="/etc/trino").items():
         files[f"trino/etc/{file_name}"] = content
-    rest_env = rest_catalog_env(settings, warehouse_uri=endpoints.warehouse_uri, sqlite_path="/catalog/catalog.db")
+    rest_env = rest_catalog_env(settings, warehouse_uri=endpoints.warehouse_uri, sqlite_path="/catalog/catalog.db", s3=endpoints.s3)
     files["rest.env"] = "".join(f"{key}={value}\n" for key, value in rest_env.items())
-    files["docker-compose.yml"] = _compose_file(settings, name)
+    files["docker-compose.yml"] = _compose_file(settings, name, endpoints)
     return files
 
 
-def _compose_file(settings: LakehouseSettings, catalog_name: str) -> str:
-    warehouse = f"warehouse:{DOCKER_WAREHOUSE}"
+def _compose_file(settings: LakehouseSettings, catalog_name: str, endpoints: Endpoints) -> str:
+    assert endpoints.s3 is not None
+    store = settings.object_store
+    # The S3 clients' AWS SDK variables (the services' default credential chain), with the secret by reference.
+    credentials = aws_credentials_env(replace(endpoints.s3, secret_access_key=DOCKER_SECRET_REF))
+    bucket_dir = f"{DOCKER_OBJECT_STORE_DATA}/{store.bucket}"
     compose = {
         # 2.4 is the newest format Debian's docker-compose 1.29 validates that still
         # has depends_on conditions; Compose v2 ignores the key.
         "version": "2.4",
         "services": {
+            DOCKER_OBJECT_STORE_HOST: {
+                "image": DOCKER_OBJECT_STORE_IMAGE,
+                # The image's start script turns these into S3Proxy's properties file (not -D flags).
+                "environment": {
+                    "S3PROXY_ENDPOINT": f"http://0.0.0.0:{store.port}",
+                    "S3PROXY_AUTHORIZATION": "aws-v4",
+                    "S3PROXY_IDENTITY": store.access_key_id,
+                    "S3PROXY_CREDENTIAL": DOCKER_SECRET_REF,
+                    # Trino's listings send x-amz-optional-object-attributes (see object_store.py).
+                    "S3PROXY_IGNORE_UNKNOWN_HEADERS": "true",
+                    "S3PROXY_JAVA_OPTS": f"-Xmx{store.heap}",
+                    "JCLOUDS_PROVIDER": "filesystem",
+                    "JCLOUDS_FILESYSTEM_BASEDIR": DOCKER_OBJECT_STORE_DATA,
+                },
+                # The bucket is a folder: made before the server starts, private (a folder others can
+                # read is a public-read bucket to the filesystem backend), then the image's own start.
+                "command": [
+                    "sh",
+                    "-c",
+                    f"mkdir -p {bucket_dir} && chmod 700 {DOCKER_OBJECT_STORE_DATA} {bucket_dir} "
+                    "&& exec /opt/s3proxy/run-docker-container.sh",
+                ],
+                # Loopback only, as on the cluster deployment: the engines reach it on the compose network.
+                "ports": [f"127.0.0.1:{store.port}:{store.port}"],
+                "volumes": [f"object-store:{DOCKER_OBJECT_STORE_DATA}"],
+                "healthcheck": {
+                    # The image has bash but no curl; /healthz answers without credentials.
+                    "test": [
+                        "CMD",
+                        "bash",
+                        "-c",
+                        f'exec 3<>/dev/tcp/127.0.0.1/{store.port} && printf "GET {object_store.HEALTH_PATH} HTTP/1.0\\r\\n\\r\\n" >&3 '
+                        '&& head -n 1 <&3 | grep -q " 200 "',
+                    ],
+                    "interval": "5s",
+                    "retries": 30,
+                },
+            },
             DOCKER_REST_HOST: {
                 "image": DOCKER_REST_IMAGE,
                 "env_file": ["rest.env"],
+                "environment": dict(credentials),
                 "ports": [f"{settings.catalog.port}:{settings.catalog.port}"],
-                # One writer identity for the shared warehouse volume.
+                # Root, to write the SQLite catalog into its named volume (created root-owned).
                 "user": "0:0",
-                "volumes": [warehouse, "catalog:/catalog"],
+                "volumes": ["catalog:/catalog"],
                 "healthcheck": {
                     "test": ["CMD-SHELL", f"curl -fs http://localhost:{settings.catalog.port}/v1/config || exit 1"],
                     "interval": "5s",
                     "retries": 30,
                 },
+                "depends_on": {DOCKER_OBJECT_STORE_HOST: {"condition": "service_healthy"}},
             },
             DOCKER_TRINO_HOST: {
                 "image": DOCKER_TRINO_IMAGE,
+                "environment": dict(credentials),
                 "ports": [f"{settings.trino.port}:{settings.trino.port}"],
-                "user": "0:0",
-                "volumes": [warehouse, "./trino/etc:/etc/trino:ro"],
+                "volumes": ["./trino/etc:/etc/trino:ro"],
                 "depends_on": {DOCKER_REST_HOST: {"condition": "service_healthy"}},
             },
             "spark": {
                 "image": DOCKER_SPARK_IMAGE,
-                "user": "0:0",
                 "command": ["/opt/spark/bin/spark-sql", "--conf", f"spark.sql.defaultCatalog={catalog_name}"],
                 "stdin_open": True,
                 "tty": True,
-                "volumes": [warehouse, "./spark/spark-defaults.conf:/opt/spark/conf/spark-defaults.conf:ro"],
+                "environment": dict(credentials),
+                "volumes": ["./spark/spark-defaults.conf:/opt/spark/conf/spark-defaults.conf:ro"],
                 "depends_on": {DOCKER_REST_HOST: {"condition": "service_healthy"}},
             },
+            # The demo in the project's own image. It starts its own services inside its container,
+            # as `lakehouse demo` does on a machine (catalog/services.py has no way to use running
+            # ones), so it needs none of the above; its home, warehouse included, is its volume.
+            # Behind a profile: `docker-compose run --rm pipeline` (or `--profile pipeline up`).
+            DOCKER_PIPELINE_SERVICE: {
+                "build": {"context": "..", "dockerfile": DOCKERFILE},
+                "profiles": [DOCKER_PIPELINE_SERVICE],
+                # An init as PID 1: it reaps the services the demo starts and forwards signals.
+                "init": True,
+                "volumes": [f"pipeline-home:{DOCKER_PIPELINE_HOME}", f"pipeline-cache:{DOCKER_PIPELINE_CACHE}"],
+            },
         },
-        "volumes": {"warehouse": {}, "catalog": {}},
+        "volumes": {"object-store": {}, "catalog": {}, "pipeline-home": {}, "pipeline-cache": {}},
     }
-    header = "# Rendered by `lakehouse config docker` from the settings; edit the settings, not this file.\n"
-    return header + yaml.safe_dump(compose, sort_keys=False)
+    header = (
+        "# Rendered by `lakehouse config docker` from the settings; edit the settings, not this file.\n"
+        f"# Needs {object_store.SECRET_ENV} (the object store's secret) in the shell or in docker/.env.\n"
+    )
+    return header + yaml.safe_dump(compose, sort_keys=False, width=1000)
 
 
 def metadata_log_properties(settings: LakehouseSettings) -> dict[str, str]:

@@ -317,6 +317,10 @@ class ObjectStoreSettings(_Section):
         """What S3 clients set as their endpoint (path-style addressing, plain HTTP on loopback)."""
         return f"http://{self.host}:{self.port}"
 
+    def location(self, prefix: str) -> str:
+        """A prefix of the bucket as the engines name it: `s3://<bucket>/<prefix>`."""
+        return f"s3://{self.bucket}/{prefix}"
+
 
 class CrmApiSettings(_Section):
     """The synthetic HubSpot-shaped CRM API (`ingestion/synthetic/crm_api`), and how the connector calls it."""
@@ -614,19 +618,19 @@ class LakehouseSettings(BaseSettings):
     @property
     def warehouse_uri(self) -> str:
         if self.deployment == "cluster":
-            return f"s3://{self.object_store.bucket}/warehouse"
+            return self.object_store.location("warehouse")
         assert self.warehouse_dir is not None
         return self.warehouse_dir.as_uri()
 
     @property
     def bronze_location(self) -> str:
         """Bronze's Parquet, as Spark takes a folder: `bronze_dir`, or `s3://<bucket>/bronze`."""
-        return f"s3://{self.object_store.bucket}/bronze" if self.deployment == "cluster" else str(self.bronze_dir)
+        return self.object_store.location("bronze") if self.deployment == "cluster" else str(self.bronze_dir)
 
     @property
     def landing_location(self) -> str:
         """Where file sources land: `landing_dir`, or `s3://<bucket>/landing`."""
-        return f"s3://{self.object_store.bucket}/landing" if self.deployment == "cluster" else str(self.landing_dir)
+        return self.object_store.location("landing") if self.deployment == "cluster" else str(self.landing_dir)
 
 
 # Secrets that `up` generates when the environment sets none: (section, field).

