@@ -6,6 +6,9 @@ services each deployment runs; the integration tests show that the work is distr
 (Spark's master and workers list executors, Trino's tasks run on its worker) and what a
 worker's SIGKILL does: Spark reruns the lost tasks and writes the same table; Trino's query
 fails with a Trino error, and the same query gives the same answer once the worker is back.
+Last, the pipeline itself: three days (a catch-up batch, then a day during which a Spark
+worker is killed, then that day again) and Gold on the cluster give every Silver and Gold
+table the same checksum as the same days on the local deployment.
 """
 
 from __future__ import annotations
@@ -367,3 +370,156 @@ def test_a_killed_trino_worker_fails_the_query_cleanly_and_a_rerun_agrees(cluste
     after.execute(_totals_sql(settings))
     assert after.fetchall() == expected
     assert _task_nodes(trino_connection(settings).cursor(), after.query_id) == {engine_config.TRINO_WORKER_ID}
+
+
+# --- The pipeline on the cluster, against the same days on local ---------------------------
+
+PIPELINE_DAYS = 3
+PIPELINE_SCALE = 0.05
+PIPELINE_START = "2026-03-02"
+# Seconds into the last day's run before Spark worker 1 is killed: its first Bronze jobs run by then.
+PIPELINE_KILL_DELAY = 8.0
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT
+    )
+
+
+def _days() -> list[str]:
+    import datetime as dt
+
+    first = dt.date.fromisoformat(PIPELINE_START)
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range(PIPELINE_DAYS)]
+
+
+def _checksums(settings: LakehouseSettings) -> dict[str, tuple[int, str]]:
+    """Every Silver and Gold table's rows, order-free, without the columns a run stamps
+    (`_`-prefixed ingest metadata, quarantine time), read with PyIceberg."""
+    import hashlib
+
+    from catalog.iceberg_catalog import iceberg_catalog
+
+    catalog = iceberg_catalog(settings)
+    sums = {}
+    for namespace in ("silver", "gold"):
+        for identifier in catalog.list_tables(namespace):
+            table = catalog.load_table(identifier).scan().to_arrow()
+            columns = [name for name in table.column_names if not name.startswith("_") and name != "quarantined_at"]
+            rows = sorted(json.dumps(row, sort_keys=True, default=str) for row in table.select(columns).to_pylist())
+            sums[".".join(identifier)] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    return sums
+
+
+def _first_days(env: dict[str, str]) -> None:
+    """Generate the days into the deployment's landing, then the first ones as a catch-up batch."""
+    days = _days()
+    generated = _cli(env, "generate", "--start", days[0], "--days", str(PIPELINE_DAYS), "--scale", str(PIPELINE_SCALE), "--sources", "files")
+    assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
+    backfill = _cli(env, "backfill", "--from", days[0], "--to", days[-2], "--catch-up", "--sources", "files")
+    assert backfill.returncode == 0, backfill.stdout[-3000:] + backfill.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str]]:
+    """The same days on the local deployment (file:// warehouse, Spark local, one Trino): the expected checksums."""
+    from lakehouse.gold import build_gold
+
+    home = tmp_path_factory.mktemp("local-home")
+    port = TEST_CLUSTER_PORT_BASE + 10
+    values = {
+        "home": str(home), "cache_dir": str(SHARED_CACHE), "pipeline": {"sources": "files"},
+        "catalog": {"port": port}, "trino": {"port": port + 1, "https_port": port + 2, "heap_gb": 2},
+        "spark": {"driver_memory": "1g", "shuffle_partitions": 4},
+    }
+    config_file = home / "lakehouse.yaml"
+    config_file.write_text(yaml.safe_dump(values))
+    settings = load_settings(**values)
+    env = Cluster(settings, config_file, 0.0).child_env()
+    started = time.monotonic()
+    try:
+        services.up(settings, only=["rest-catalog", "trino"])
+        _first_days(env)
+        last = _cli(env, "run", "--date", _days()[-1], "--sources", "files")
+        assert last.returncode == 0, last.stdout[-3000:] + last.stderr[-3000:]
+        build_gold(settings)
+        print(f"local: {PIPELINE_DAYS} days and Gold in {time.monotonic() - started:.0f} s")
+        return _checksums(settings)
+    finally:
+        services.down(settings)
+
+
+@dataclass
+class PipelineRun:
+    killed: subprocess.CompletedProcess
+    rerun: subprocess.CompletedProcess
+    killed_running_executor: bool
+    gold_task_nodes: set[str]
+    checksums: dict[str, tuple[int, str]]
+
+
+@pytest.fixture(scope="module")
+def cluster_pipeline(cluster: Cluster, local_reference: dict) -> PipelineRun:
+    """The days on the cluster: a catch-up batch, then the last day, during which Spark worker 1
+    is killed with SIGKILL; `up` brings it back, the day runs again, and Gold is built."""
+    from lakehouse.gold import DBT_TRINO_SOURCE, build_gold
+
+    settings = cluster.settings
+    env = {**cluster.child_env(), "LAKEHOUSE_PIPELINE__SOURCES": "files"}
+    started = time.monotonic()
+    _first_days(env)
+    day = _days()[-1]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", "run", "--date", day, "--sources", "files"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+    )
+    # Kill once the run's application holds an executor on worker 1, a few seconds into its jobs.
+    worker_1 = settings.spark.cluster.worker_webui_url(1)
+    killed_running_executor = False
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and child.poll() is None:
+        if _json(f"{worker_1}/json/")["executors"]:
+            time.sleep(PIPELINE_KILL_DELAY)
+            killed_running_executor = bool(_json(f"{worker_1}/json/")["executors"]) and child.poll() is None
+            os.kill(_pid(settings, "spark-worker-1"), signal.SIGKILL)
+            break
+        time.sleep(0.5)
+    stdout, stderr = child.communicate(timeout=900)
+    killed = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+    services.up(settings, only=["spark-master"])  # brings worker 1 back
+    rerun = _cli(env, "run", "--date", day, "--sources", "files")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    build_gold(settings)
+    cursor = trino_connection(settings).cursor()
+    cursor.execute(
+        "SELECT DISTINCT t.node_id FROM system.runtime.tasks t JOIN system.runtime.queries q ON q.query_id = t.query_id "
+        "WHERE q.source LIKE ?", [DBT_TRINO_SOURCE]
+    )
+    nodes = {row[0] for row in cursor.fetchall()}
+    print(f"cluster: {PIPELINE_DAYS} days, the rerun and Gold in {time.monotonic() - started:.0f} s; the killed day's last lines:")
+    print("\n".join((killed.stdout + killed.stderr).splitlines()[-12:]))
+    return PipelineRun(killed, rerun, killed_running_executor, nodes, _checksums(settings))
+
+
+@pytest.mark.integration
+def test_the_cluster_gives_the_same_silver_and_gold_as_local(cluster_pipeline: PipelineRun, local_reference: dict) -> None:
+    assert {name.split(".")[0] for name in local_reference} == {"silver", "gold"}
+    differ = sorted(name for name in local_reference.keys() | cluster_pipeline.checksums.keys()
+                    if local_reference.get(name) != cluster_pipeline.checksums.get(name))
+    assert not differ, {name: (local_reference.get(name), cluster_pipeline.checksums.get(name)) for name in differ}
+    assert all(count > 0 for count, _ in local_reference.values())
+
+
+@pytest.mark.integration
+def test_a_day_survives_a_killed_spark_worker_and_its_rerun_converges(cluster_pipeline: PipelineRun) -> None:
+    assert cluster_pipeline.killed_running_executor, "worker 1 held no executor of the day's run when it was killed"
+    # Spark reran the lost executor's tasks on worker 2: the day itself succeeded.
+    killed = cluster_pipeline.killed
+    assert killed.returncode == 0, killed.stdout[-3000:] + killed.stderr[-3000:]
+    # (the same checksums as local after the rerun: the test above)
+
+
+@pytest.mark.integration
+def test_gold_queries_ran_on_the_trino_worker(cluster_pipeline: PipelineRun) -> None:
+    assert cluster_pipeline.gold_task_nodes == {engine_config.TRINO_WORKER_ID}
