@@ -4,8 +4,9 @@
 
 `--compare codegen` (default): codegen on vs off, both with `--parallel-jobs` (default 1).
 `--compare parallel`: `pipeline.parallel_jobs` 1 vs 2, both with codegen off (the default).
-`--compare deployment`: `deployment: cluster` (a standalone master, 2 one-core workers) vs
-`local` (`local[2]`), both with the default settings otherwise, sources from landing files.
+`--compare deployment`: `deployment: cluster` (the warehouse and landing in the S3 object
+store, a standalone master, 2 one-core workers) vs `local` (file:// warehouse, `local[2]`),
+both with the default settings otherwise, sources from landing files.
 It also prints how long the services took to start and each JVM's resident memory at the end.
 
 Each variant runs in its own process (Spark conf is fixed when the session starts) with
@@ -54,7 +55,7 @@ def run_variant(
     cluster = {"master_port": port + 3, "master_webui_port": port + 4, "worker_webui_port": port + 5}
     settings = load_settings(
         home=home, cache_dir=CACHE, deployment=deployment or "local", catalog={"port": port},
-        trino={"port": port + 1, "worker_port": port + 2, "heap_gb": 2},
+        trino={"port": port + 1, "worker_port": port + 2, "heap_gb": 2}, object_store={"port": port + 8},
         spark={"codegen": codegen, "cluster": cluster}, pipeline=pipeline, lineage={"enabled": False},
     )
     clock = time.monotonic()
@@ -97,11 +98,14 @@ def run_days(
     `measure`, if given, runs after the last day while the session still holds its executors
     (figures["memory_mb"]).
     """
+    from catalog import storage
     from catalog.spark_session import spark_session
     from ingestion.pipeline import run_day
     from ingestion.synthetic import generate_sources
 
     generate_sources(settings.landing_dir, START, days, scale=scale, seed=7)
+    if storage.is_s3(settings.landing_location):  # the cluster deployment's landing prefix
+        storage.deliver(settings, settings.landing_dir, settings.landing_location)
     clock = time.monotonic()
     spark = spark_session(settings, app_name=app_name)
     figures: dict = {"spark_start": time.monotonic() - clock, "days": []}

@@ -10,6 +10,7 @@ the local file system, or the object store with the settings' credentials (a bar
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -68,13 +69,16 @@ def files_under(settings: LakehouseSettings, location: str) -> list[str]:
     return [info.path for info in _files(filesystem(settings, location), path)]
 
 
-def deliver(settings: LakehouseSettings, local_folder: Path, location: str) -> int:
+def deliver(settings: LakehouseSettings, local_folder: Path, location: str, *, skip: Collection[str] = ()) -> list[str]:
     """Copy a local folder's files (landing deliveries made on this machine) to `location`, an
-    S3 prefix; the number of files. Links are not followed (what `files_under` lists)."""
+    S3 prefix, except those in `skip`; the relative paths copied. Links are not followed (what
+    `files_under` lists)."""
     target = filesystem(settings, location)
     root = fs_path(location).rstrip("/")
-    files = files_under(settings, str(local_folder))
-    for path in files:
+    copied = []
+    for path in files_under(settings, str(local_folder)):
         relative = Path(path).relative_to(local_folder).as_posix()
-        pafs.copy_files(path, f"{root}/{relative}", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=target)
-    return len(files)
+        if relative not in skip:
+            pafs.copy_files(path, f"{root}/{relative}", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=target)
+            copied.append(relative)
+    return copied

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from catalog import services
+from catalog import services, storage
 from catalog.naming import GOLD, QUARANTINE, SILVER, TableName
 from catalog.run_lock import Lease, command_line, pipeline_lock
 from catalog.settings import LakehouseSettings
@@ -112,12 +112,16 @@ def _run_demo(
     deliveries = deliver_days(settings.landing_dir, start, days, scale=scale, seed=seed, feed=feed)
     entries: list[SourceDayReport] = []
     seconds["generate"] = 0.0
+    # The cluster deployment's landing is an S3 prefix: the files generated here are copied there.
+    uploaded: list[str] = []
 
     def deliver_through(batch: DayBatch) -> None:
         clock = time.monotonic()
         report(f"delivering sources through {batch.day}" + (f" into {', '.join(source_servers)}" if source_servers else ""))
         while not entries or entries[-1].day < batch.day:
             entries.extend(next(deliveries).entries)
+        if storage.is_s3(settings.landing_location):
+            uploaded.extend(storage.deliver(settings, settings.landing_dir, settings.landing_location, skip=set(uploaded)))
         seconds["generate"] += time.monotonic() - clock
 
     clock = time.monotonic()

@@ -102,7 +102,13 @@ def test_an_s3_landing_prefix_is_listed_like_a_landing_folder(on_s3, tmp_path: P
     (folder / "nested" / "more.csv").write_text("id\n")
     (folder / "_SUCCESS").write_text("")
     location = f"s3://{on_s3.object_store.bucket}/landing-check"
-    assert storage.deliver(on_s3, tmp_path / "landing", location) == 4
+    delivered = storage.deliver(on_s3, tmp_path / "landing", location)
+    assert len(delivered) == 4
+    # A later delivery copies only what is new.
+    (folder / "late.csv").write_text("id\n3\n")
+    assert storage.deliver(on_s3, tmp_path / "landing", location, skip=delivered) == [f"orders/{day}/late.csv"]
+    (folder / "late.csv").unlink()
+    storage.filesystem(on_s3, location).delete_file(f"{storage.fs_path(location)}/orders/{day}/late.csv")
 
     listed = landing.list_day(location, "orders", day, "*.csv", filesystem=storage.filesystem(on_s3, location))
     (delivery,) = listed.files
