@@ -40,7 +40,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -201,7 +201,8 @@ def same_rows(left: Sequence[Sequence[object]], right: Sequence[Sequence[object]
 # --- engines ------------------------------------------------------------------------
 
 
-def duckdb_connection(settings: LakehouseSettings):
+def duckdb_engine():
+    """DuckDB in UTC with the extensions of their wheels loaded, and no catalog attached."""
     import duckdb
 
     connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
@@ -210,10 +211,17 @@ def duckdb_connection(settings: LakehouseSettings):
         path = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
         connection.execute(f"LOAD '{path}'")
     connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(
-        f"ATTACH '' AS {settings.catalog.name} "
-        f"(TYPE iceberg, ENDPOINT '{settings.catalog.uri}', AUTHORIZATION_TYPE 'none')"
-    )
+    return connection
+
+
+def attach_iceberg(connection, name: str, uri: str) -> None:
+    """A REST catalog as DuckDB catalog `name`."""
+    connection.execute(f"ATTACH '' AS {name} (TYPE iceberg, ENDPOINT '{uri}', AUTHORIZATION_TYPE 'none')")
+
+
+def duckdb_connection(settings: LakehouseSettings):
+    connection = duckdb_engine()
+    attach_iceberg(connection, settings.catalog.name, settings.catalog.uri)
     return connection
 
 
@@ -224,7 +232,8 @@ def ensure_gold(settings: LakehouseSettings, *, days: int, scale: float) -> str:
     from lakehouse.gold import gold_marts
     from catalog.trino_connection import trino_connection
 
-    services.up(settings)
+    # The demo starts what it needs itself (with --sources files, no source servers).
+    services.up(settings, only=("rest-catalog", "trino"))
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
         cursor.execute("SHOW SCHEMAS")
@@ -257,6 +266,10 @@ def row_counts(settings: LakehouseSettings, tables: set[TableKey]) -> dict[Table
             cursor.execute(f'SELECT count(*) FROM "{namespace}"."{table}"')
             counts[(namespace, table)] = int(cursor.fetchone()[0])
     return counts
+
+
+def geometric_mean(ratios: Iterable[float]) -> float:
+    return math.exp(statistics.fmean(math.log(ratio) for ratio in ratios))
 
 
 @dataclass
@@ -367,7 +380,7 @@ def main() -> None:
     )
     compared = [run for run in runs if run.same]
     if compared:
-        geomean = math.exp(statistics.fmean(math.log(run.ratio) for run in compared))
+        geomean = geometric_mean(run.ratio for run in compared)
         summed = sum(statistics.median(run.trino) for run in compared) / sum(statistics.median(run.duckdb) for run in compared)
         print(f"\nTrino/DuckDB over {len(compared)} queries with the same result: geometric mean of ratios **{geomean:.2f}**, "
               f"ratio of summed p50s **{summed:.2f}** (goal: 1.5 or less)")
