@@ -291,37 +291,60 @@ def timed(run: Callable[[], list]) -> tuple[float, list]:
     return time.perf_counter() - started, rows
 
 
+def on_trino(cursor, query: str) -> Callable[[], list]:
+    """The query on Trino, all rows fetched."""
+    def run() -> list:
+        cursor.execute(query)
+        return cursor.fetchall()
+    return run
+
+
+def on_duckdb(duck, statements: Sequence[str]) -> Callable[[], list]:
+    """The set-up statements then the query on DuckDB, all rows fetched."""
+    def run() -> list:
+        for statement in statements[:-1]:
+            duck.execute(statement)
+        return duck.execute(statements[-1]).fetchall()
+    return run
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, days: int, down: str) -> None:
+    """The demo's size (if it must be built), the rounds, and whether to stop at the end."""
+    parser.add_argument("--days", type=int, default=days, help="demo days, if the home has no Gold yet")
+    parser.add_argument("--scale", type=float, default=1.0, help="demo scale (1 = ~1,000 orders a day)")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--down", action="store_true", help=down)
+
+
 def bench_query(
     name: str, trino_query: str, duckdb_query: list[str], trino_cursor, duck, *, warmup: int, repeat: int
 ) -> QueryRun:
-    def on_trino() -> list:
-        trino_cursor.execute(trino_query)
-        return trino_cursor.fetchall()
-
-    def on_duckdb() -> list:
-        for statement in duckdb_query[:-1]:
-            duck.execute(statement)
-        return duck.execute(duckdb_query[-1]).fetchall()
-
+    trino_run, duckdb_run = on_trino(trino_cursor, trino_query), on_duckdb(duck, duckdb_query)
     trino_times, duckdb_times = [], []
     trino_rows = duckdb_rows = []
     for round_ in range(warmup + repeat):
-        trino_s, trino_rows = timed(on_trino)
-        duckdb_s, duckdb_rows = timed(on_duckdb)
+        trino_s, trino_rows = timed(trino_run)
+        duckdb_s, duckdb_rows = timed(duckdb_run)
         if round_ >= warmup:
             trino_times.append(trino_s)
             duckdb_times.append(duckdb_s)
     return QueryRun(name, trino_times, duckdb_times, (len(trino_rows), len(duckdb_rows)), same_rows(trino_rows, duckdb_rows))
 
 
+def print_tables(snapshots: Mapping[TableKey, int], counts: Mapping[TableKey, int], *, snapshot: str = "snapshot") -> None:
+    """The tables read, their rows and pinned snapshots, as a Markdown table."""
+    print(f"| table | rows | {snapshot} |")
+    print("|---|---:|---|")
+    for (namespace, table), snapshot_id in snapshots.items():
+        print(f"| {namespace}.{table} | {counts[(namespace, table)]:,} | {snapshot_id} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", default="/tmp/bench-sql-home", help="stack home; reused if Gold is built there")
-    parser.add_argument("--days", type=int, default=2, help="demo days, if the home has no Gold yet")
-    parser.add_argument("--scale", type=float, default=1.0, help="demo scale (1 = ~1,000 orders a day)")
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--down", action="store_true", help="stop the stack at the end")
+    add_run_options(parser, days=2, down="stop the stack at the end")
     args = parser.parse_args()
 
     import duckdb
@@ -359,11 +382,7 @@ def main() -> None:
             services.down(settings)
 
     print(f"data: {data}; python {platform.python_version()}, duckdb {duckdb.__version__}")
-    print("| table | rows | snapshot |")
-    print("|---|---:|---|")
-    for (namespace, table), snapshot in snapshots.items():
-        print(f"| {namespace}.{table} | {counts[(namespace, table)]:,} | {snapshot} |")
-    print()
+    print_tables(snapshots, counts)
     print("| query | Trino p50 ms | DuckDB p50 ms | Trino/DuckDB | rows | same result |")
     print("|---|---:|---:|---:|---:|---|")
     for run in runs:

@@ -61,12 +61,16 @@ from bench_sql_engines import (  # noqa: E402
     CACHE,
     SQL_DIR,
     TableKey,
+    add_run_options,
     attach_iceberg,
     current_snapshots,
     duckdb_engine,
     duckdb_statements,
     ensure_gold,
     geometric_mean,
+    on_duckdb,
+    on_trino,
+    print_tables,
     referenced_tables,
     row_counts,
     same_rows,
@@ -253,11 +257,7 @@ def bench_query(name: str, runners: list[Runner], totals: Totals, *, warmup: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="/tmp/bench-storage", help="folder of the two homes; reused as found")
-    parser.add_argument("--days", type=int, default=5, help="demo days, if the file home has no Gold yet")
-    parser.add_argument("--scale", type=float, default=1.0, help="demo scale (1 = ~1,000 orders a day)")
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--down", action="store_true", help="stop both stacks at the end")
+    add_run_options(parser, days=5, down="stop both stacks at the end")
     args = parser.parse_args()
 
     import duckdb
@@ -290,6 +290,7 @@ def main() -> None:
         totals, same = Totals(), {}
         with trino_connection(file_settings) as connection:
             cursor = connection.cursor()
+            runs = {"Trino": lambda query: on_trino(cursor, query), "DuckDB": lambda statements: on_duckdb(duck, statements)}
             for name, sql in queries.items():
                 on_s3 = on_catalog(sql, catalog, S3_CATALOG)
                 statements = {
@@ -299,7 +300,7 @@ def main() -> None:
                     ("DuckDB", "s3"): duckdb_statements(on_s3, S3_CATALOG, snapshots),
                 }
                 runners = [
-                    Runner(engine, side, _runner(engine, statements[(engine, side)], cursor, duck),
+                    Runner(engine, side, runs[engine](statements[(engine, side)]),
                            lambda engine=engine: cpu_seconds(trino_cpu if engine == "Trino" else this_process),
                            (lambda: cpu_seconds(store)) if side == "s3" else (lambda: 0.0))
                     for engine in ENGINES for side in SIDES
@@ -315,28 +316,10 @@ def main() -> None:
     report(data, copied, snapshots, counts, queries, totals, same, repeat=args.repeat, duckdb_version=duckdb.__version__)
 
 
-def _runner(engine: str, statements, cursor, duck) -> Callable[[], list]:
-    if engine == "Trino":
-        def on_trino() -> list:
-            cursor.execute(statements)
-            return cursor.fetchall()
-        return on_trino
-
-    def on_duckdb() -> list:
-        for statement in statements[:-1]:
-            duck.execute(statement)
-        return duck.execute(statements[-1]).fetchall()
-    return on_duckdb
-
-
 def report(data, copied, snapshots, counts, queries: Iterable[str], totals: Totals, same, *, repeat: int, duckdb_version: str) -> None:
     print(f"data: {data}; copied to S3: {', '.join(copied) or 'nothing (already there)'}; "
           f"python {platform.python_version()}, duckdb {duckdb_version}")
-    print("| table | rows | snapshot (both sides) |")
-    print("|---|---:|---|")
-    for (namespace, table), snapshot in snapshots.items():
-        print(f"| {namespace}.{table} | {counts[(namespace, table)]:,} | {snapshot} |")
-    print()
+    print_tables(snapshots, counts, snapshot="snapshot (both sides)")
     print("| query | Trino file p50 ms | Trino s3 p50 ms | s3/file | DuckDB file p50 ms | DuckDB s3 p50 ms | s3/file | same rows |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name in queries:
