@@ -219,15 +219,15 @@ class Runner:
     engine: str
     side: str
     run: Callable[[], list]
-    cpu: Callable[[], float]  # the engine's CPU seconds so far
-    store_cpu: Callable[[], float]  # the object store's (0 on the file side)
+    # Whose CPU the query spends: the engine's process, then the side's services
+    # (its REST catalog; on the S3 side the object store too).
+    processes: dict[str, psutil.Process]
 
 
 @dataclass
 class Totals:
     walls: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)  # (query, engine, side)
-    cpu: dict[tuple[str, str], float] = field(default_factory=dict)  # (engine, side), timed rounds only
-    store_cpu: dict[tuple[str, str], float] = field(default_factory=dict)
+    cpu: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (engine, side, process), timed rounds only
 
     def p50(self, query: str, engine: str, side: str) -> float:
         return statistics.median(self.walls[(query, engine, side)])
@@ -244,13 +244,13 @@ def bench_query(name: str, runners: list[Runner], totals: Totals, *, warmup: int
     rows: dict[tuple[str, str], list] = {}
     for round_ in range(warmup + repeat):
         for runner in round_order(runners, round_):
-            cpu, store = runner.cpu(), runner.store_cpu()
+            before = {who: cpu_seconds(process) for who, process in runner.processes.items()}
             seconds, rows[(runner.engine, runner.side)] = timed(runner.run)
             if round_ >= warmup:
-                key = (runner.engine, runner.side)
-                totals.walls.setdefault((name, *key), []).append(seconds)
-                totals.cpu[key] = totals.cpu.get(key, 0.0) + runner.cpu() - cpu
-                totals.store_cpu[key] = totals.store_cpu.get(key, 0.0) + runner.store_cpu() - store
+                totals.walls.setdefault((name, runner.engine, runner.side), []).append(seconds)
+                for who, process in runner.processes.items():
+                    key = (runner.engine, runner.side, who)
+                    totals.cpu[key] = totals.cpu.get(key, 0.0) + cpu_seconds(process) - before[who]
     return {engine: same_rows(rows[(engine, "file")], rows[(engine, "s3")]) for engine in ENGINES}
 
 
@@ -283,9 +283,12 @@ def main() -> None:
             raise SystemExit("the S3 copies' current snapshots differ from the file tables': remove --root's s3-home and run again")
         counts = row_counts(file_settings, tables)
 
-        trino_cpu = service_process(file_settings, "trino")
-        store = service_process(s3_settings, "object-store")
-        this_process = psutil.Process()
+        engines = {"Trino": service_process(file_settings, "trino"), "DuckDB": psutil.Process()}
+        side_services = {
+            "file": {"REST catalog": service_process(file_settings, "rest-catalog")},
+            "s3": {"REST catalog": service_process(s3_settings, "rest-catalog"),
+                   "S3Proxy": service_process(s3_settings, "object-store")},
+        }
         duck = duckdb_both(file_settings, s3_settings)
         totals, same = Totals(), {}
         with trino_connection(file_settings) as connection:
@@ -300,9 +303,7 @@ def main() -> None:
                     ("DuckDB", "s3"): duckdb_statements(on_s3, S3_CATALOG, snapshots),
                 }
                 runners = [
-                    Runner(engine, side, runs[engine](statements[(engine, side)]),
-                           lambda engine=engine: cpu_seconds(trino_cpu if engine == "Trino" else this_process),
-                           (lambda: cpu_seconds(store)) if side == "s3" else (lambda: 0.0))
+                    Runner(engine, side, runs[engine](statements[(engine, side)]), {engine: engines[engine], **side_services[side]})
                     for engine in ENGINES for side in SIDES
                 ]
                 same[name] = bench_query(name, runners, totals, warmup=args.warmup, repeat=args.repeat)
@@ -336,11 +337,18 @@ def report(data, copied, snapshots, counts, queries: Iterable[str], totals: Tota
             continue
         ratio = geometric_mean(totals.p50(name, engine, "s3") / totals.p50(name, engine, "file") for name in compared)
         summed = sum(totals.p50(name, engine, "s3") for name in compared) / sum(totals.p50(name, engine, "file") for name in compared)
-        cpu = {side: totals.cpu[(engine, side)] / repeat for side in SIDES}
-        store = totals.store_cpu[(engine, "s3")] / repeat
         print(f"{engine} s3/file over {len(compared)} queries: geometric mean of p50 ratios **{ratio:.2f}**, "
-              f"ratio of summed p50s {summed:.2f}; CPU s per pack round: {engine} file {cpu['file']:.2f}, "
-              f"s3 {cpu['s3']:.2f} (x{cpu['s3'] / cpu['file']:.2f}), plus S3Proxy {store:.2f} on s3")
+              f"ratio of summed p50s {summed:.2f}")
+    print("\nCPU seconds per pack round (timed rounds only):\n")
+    print("| queries on | process | file | s3 | s3/file |")
+    print("|---|---|---:|---:|---:|")
+    for engine in ENGINES:
+        processes = sorted({who for each, _, who in totals.cpu if each == engine}, key=lambda who: (who != engine, who))
+        rows = {who: {side: totals.cpu.get((engine, side, who), 0.0) / repeat for side in SIDES} for who in processes}
+        rows["all of these"] = {side: sum(row[side] for row in rows.values()) for side in SIDES}
+        for who, cpu in rows.items():
+            ratio = f"{cpu['s3'] / cpu['file']:.2f}" if cpu["file"] > 0 else "-"
+            print(f"| {engine} | {who} | {cpu['file']:.2f} | {cpu['s3']:.2f} | {ratio} |")
     print("\nruns (ms):")
     for (name, engine, side), walls in totals.walls.items():
         print(f"- {name} {engine} {side}: {', '.join(f'{s * 1000:.0f}' for s in walls)}")

@@ -61,7 +61,7 @@ def test_copy_list_pairs_local_paths_with_bucket_paths() -> None:
 
 
 def test_rounds_alternate_which_side_goes_first_engine_by_engine() -> None:
-    runners = [bench.Runner(engine, side, list, float, float) for side in bench.SIDES for engine in bench.ENGINES]
+    runners = [bench.Runner(engine, side, list, {}) for side in bench.SIDES for engine in bench.ENGINES]
     order = [[(runner.engine, runner.side) for runner in bench.round_order(runners, round_)] for round_ in (0, 1, 2)]
     assert order[0] == [("Trino", "file"), ("Trino", "s3"), ("DuckDB", "file"), ("DuckDB", "s3")]
     assert order[1] == [("Trino", "s3"), ("Trino", "file"), ("DuckDB", "s3"), ("DuckDB", "file")]
