@@ -41,8 +41,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -90,6 +92,8 @@ S3_SETTINGS = {
     "trino": {"port": 25083, "worker_port": 25084},
 }
 S3_CATALOG = "iceberg_s3"
+# The namespaces and metadata files `copy_tables` makes on the file side for a copy.
+SCRATCH_PREFIX = "bench_copy_"
 SIDES = ("file", "s3")
 ENGINES = ("Trino", "DuckDB")
 
@@ -110,6 +114,23 @@ def relocated(location: str, source_root: Path, target_root: str) -> str:
     """A location under the file warehouse (`file:/w/ns/t`, `file:///w/ns/t`) moved under `target_root`."""
     relative = Path(fs_path(location)).relative_to(source_root).as_posix()
     return f"{target_root.rstrip('/')}/{relative}"
+
+
+def spelled(uri: str, folder: Path) -> str:
+    """How `uri`, a file under `folder`, spells its scheme: `file:` or `file://`."""
+    for spelling in ("file://", "file:"):
+        if uri.startswith(f"{spelling}{folder}/"):
+            return spelling
+    raise ValueError(f"{uri} is not a file: URI under {folder}")
+
+
+def one_spelling(metadata_json: str, folder: Path, spelling: str) -> str:
+    """A table's metadata JSON with every path under `folder` spelled `<spelling><folder>`, and no metadata log."""
+    metadata = json.loads(metadata_json)
+    metadata["metadata-log"] = []
+    # The folder itself (`location`, at the end of a JSON string) or anything under it.
+    pattern = re.compile(r"file:(?:/{2})?" + re.escape(str(folder)) + r'(?=[/"])')
+    return pattern.sub(lambda _: f"{spelling}{folder}", json.dumps(metadata))
 
 
 def copy_list(file_list: str) -> list[tuple[str, str]]:
@@ -147,7 +168,15 @@ def trino_catalogs(settings: LakehouseSettings) -> set[str]:
 
 
 def copy_tables(file_settings: LakehouseSettings, s3_settings: LakehouseSettings, tables: set[TableKey], staging: Path) -> list[str]:
-    """Copy the tables the S3 catalog lacks, files and history, with `rewrite_table_path`."""
+    """Copy the tables the S3 catalog lacks, files and history, with `rewrite_table_path`.
+
+    `rewrite_table_path` replaces one prefix and refuses any path without it, but a table
+    here spells its folder two ways: the REST catalog writes `file:/w/...` (the metadata
+    JSON's own paths), Trino `file:///w/...` (Gold's manifests and data), Spark `file:/w/...`.
+    So each table is first registered, under a scratch namespace, from a copy of its current
+    metadata JSON with every path in its manifests' spelling and no metadata log (its entries
+    name the older JSON files, which keep the other spelling); that copy is what is rewritten.
+    """
     import pyarrow.fs as pafs
 
     from catalog import object_store
@@ -164,18 +193,32 @@ def copy_tables(file_settings: LakehouseSettings, s3_settings: LakehouseSettings
     spark = spark_session(file_settings, app_name="bench-storage-copy")
     done = []
     for namespace, table in missing:
-        location = source.load_table((namespace, table)).location()
-        new_location = relocated(location, file_settings.warehouse_dir, s3_settings.warehouse_uri)
+        loaded = source.load_table((namespace, table))
+        folder = Path(fs_path(loaded.location()))
+        spelling = spelled(loaded.metadata.snapshots[0].manifest_list, folder)
+        scratch = (f"{SCRATCH_PREFIX}{namespace}", table)
+        metadata = folder / "metadata" / f"{SCRATCH_PREFIX}{loaded.metadata.table_uuid}.metadata.json"
+        metadata.write_text(one_spelling(Path(fs_path(loaded.metadata_location)).read_text(), folder, spelling))
+        source.create_namespace_if_not_exists(scratch[0])
+        if source.table_exists(scratch):
+            source.drop_table(scratch)  # only the catalog's entry: files stay
+        source.register_table(scratch, f"{spelling}{metadata}")
         stage = staging / namespace / table
+        new_location = relocated(str(folder), file_settings.warehouse_dir, s3_settings.warehouse_uri)
         (row,) = spark.sql(
-            f"CALL {file_settings.catalog.name}.system.rewrite_table_path(table => '{namespace}.{table}', "
-            f"source_prefix => '{location}', target_prefix => '{new_location}', staging_location => '{stage.as_uri()}')"
+            f"CALL {file_settings.catalog.name}.system.rewrite_table_path(table => '{'.'.join(scratch)}', "
+            f"source_prefix => '{spelling}{folder}', target_prefix => '{new_location}', "
+            f"staging_location => '{stage.as_uri()}')"
         ).collect()
         pairs = copy_list(local.open_input_stream(fs_path(row.file_list_location)).read().decode())
         for local_path, bucket_path in pairs:
             pafs.copy_files(local_path, bucket_path, source_filesystem=local, destination_filesystem=bucket)
         target.create_namespace_if_not_exists(namespace)
-        target.register_table((namespace, table), row.latest_version)
+        # `latest_version` is the rewritten metadata JSON's file name.
+        target.register_table((namespace, table), f"{new_location}/metadata/{row.latest_version}")
+        source.drop_table(scratch)
+        source.drop_namespace(scratch[0])
+        metadata.unlink()
         done.append(f"{namespace}.{table} ({len(pairs)} files)")
     spark.stop()
     return done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -66,3 +67,32 @@ def test_rounds_alternate_which_side_goes_first_engine_by_engine() -> None:
     assert order[0] == [("Trino", "file"), ("Trino", "s3"), ("DuckDB", "file"), ("DuckDB", "s3")]
     assert order[1] == [("Trino", "s3"), ("Trino", "file"), ("DuckDB", "s3"), ("DuckDB", "file")]
     assert order[2] == order[0]
+
+
+def test_spelled_tells_the_two_spellings_of_a_local_uri_apart() -> None:
+    folder = Path("/w/house/gold/t")
+    assert bench.spelled("file:///w/house/gold/t/metadata/snap-1.avro", folder) == "file://"
+    assert bench.spelled("file:/w/house/gold/t/metadata/snap-1.avro", folder) == "file:"
+    with pytest.raises(ValueError):
+        bench.spelled("file:/w/house/gold/other/metadata/snap-1.avro", folder)
+
+
+def test_one_spelling_moves_every_path_of_the_table_to_one_spelling_and_drops_the_metadata_log() -> None:
+    folder = Path("/w/house/gold/t")
+    metadata = {
+        "location": "file:///w/house/gold/t",
+        "snapshots": [{"snapshot-id": 7, "manifest-list": "file:///w/house/gold/t/metadata/snap-7.avro"}],
+        "statistics": [{"statistics-path": "file:/w/house/gold/t/metadata/7.stats"}],
+        "snapshot-log": [{"snapshot-id": 7, "timestamp-ms": 1}],
+        "metadata-log": [{"metadata-file": "file:/w/house/gold/t/metadata/00000.metadata.json", "timestamp-ms": 1}],
+        "properties": {"comment": "file:/w/house/gold/tables"},  # another folder: left alone
+    }
+    result = json.loads(bench.one_spelling(json.dumps(metadata), folder, "file:"))
+    assert result["location"] == "file:/w/house/gold/t"
+    assert result["snapshots"][0]["manifest-list"] == "file:/w/house/gold/t/metadata/snap-7.avro"
+    assert result["statistics"][0]["statistics-path"] == "file:/w/house/gold/t/metadata/7.stats"
+    assert result["metadata-log"] == [] and result["snapshot-log"] == metadata["snapshot-log"]
+    assert result["properties"] == metadata["properties"]
+    assert json.loads(bench.one_spelling(json.dumps(metadata), folder, "file://"))["statistics"][0]["statistics-path"] == (
+        "file:///w/house/gold/t/metadata/7.stats"
+    )
