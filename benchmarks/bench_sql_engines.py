@@ -40,7 +40,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -201,7 +201,8 @@ def same_rows(left: Sequence[Sequence[object]], right: Sequence[Sequence[object]
 # --- engines ------------------------------------------------------------------------
 
 
-def duckdb_connection(settings: LakehouseSettings):
+def duckdb_engine():
+    """DuckDB in UTC with the extensions of their wheels loaded, and no catalog attached."""
     import duckdb
 
     connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
@@ -210,10 +211,17 @@ def duckdb_connection(settings: LakehouseSettings):
         path = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
         connection.execute(f"LOAD '{path}'")
     connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(
-        f"ATTACH '' AS {settings.catalog.name} "
-        f"(TYPE iceberg, ENDPOINT '{settings.catalog.uri}', AUTHORIZATION_TYPE 'none')"
-    )
+    return connection
+
+
+def attach_iceberg(connection, name: str, uri: str) -> None:
+    """A REST catalog as DuckDB catalog `name`."""
+    connection.execute(f"ATTACH '' AS {name} (TYPE iceberg, ENDPOINT '{uri}', AUTHORIZATION_TYPE 'none')")
+
+
+def duckdb_connection(settings: LakehouseSettings):
+    connection = duckdb_engine()
+    attach_iceberg(connection, settings.catalog.name, settings.catalog.uri)
     return connection
 
 
@@ -224,7 +232,8 @@ def ensure_gold(settings: LakehouseSettings, *, days: int, scale: float) -> str:
     from lakehouse.gold import gold_marts
     from catalog.trino_connection import trino_connection
 
-    services.up(settings)
+    # The demo starts what it needs itself (with --sources files, no source servers).
+    services.up(settings, only=("rest-catalog", "trino"))
     with trino_connection(settings) as connection:
         cursor = connection.cursor()
         cursor.execute("SHOW SCHEMAS")
@@ -259,6 +268,10 @@ def row_counts(settings: LakehouseSettings, tables: set[TableKey]) -> dict[Table
     return counts
 
 
+def geometric_mean(ratios: Iterable[float]) -> float:
+    return math.exp(statistics.fmean(math.log(ratio) for ratio in ratios))
+
+
 @dataclass
 class QueryRun:
     name: str
@@ -278,37 +291,60 @@ def timed(run: Callable[[], list]) -> tuple[float, list]:
     return time.perf_counter() - started, rows
 
 
+def on_trino(cursor, query: str) -> Callable[[], list]:
+    """The query on Trino, all rows fetched."""
+    def run() -> list:
+        cursor.execute(query)
+        return cursor.fetchall()
+    return run
+
+
+def on_duckdb(duck, statements: Sequence[str]) -> Callable[[], list]:
+    """The set-up statements then the query on DuckDB, all rows fetched."""
+    def run() -> list:
+        for statement in statements[:-1]:
+            duck.execute(statement)
+        return duck.execute(statements[-1]).fetchall()
+    return run
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, days: int, down: str) -> None:
+    """The demo's size (if it must be built), the rounds, and whether to stop at the end."""
+    parser.add_argument("--days", type=int, default=days, help="demo days, if the home has no Gold yet")
+    parser.add_argument("--scale", type=float, default=1.0, help="demo scale (1 = ~1,000 orders a day)")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--down", action="store_true", help=down)
+
+
 def bench_query(
     name: str, trino_query: str, duckdb_query: list[str], trino_cursor, duck, *, warmup: int, repeat: int
 ) -> QueryRun:
-    def on_trino() -> list:
-        trino_cursor.execute(trino_query)
-        return trino_cursor.fetchall()
-
-    def on_duckdb() -> list:
-        for statement in duckdb_query[:-1]:
-            duck.execute(statement)
-        return duck.execute(duckdb_query[-1]).fetchall()
-
+    trino_run, duckdb_run = on_trino(trino_cursor, trino_query), on_duckdb(duck, duckdb_query)
     trino_times, duckdb_times = [], []
     trino_rows = duckdb_rows = []
     for round_ in range(warmup + repeat):
-        trino_s, trino_rows = timed(on_trino)
-        duckdb_s, duckdb_rows = timed(on_duckdb)
+        trino_s, trino_rows = timed(trino_run)
+        duckdb_s, duckdb_rows = timed(duckdb_run)
         if round_ >= warmup:
             trino_times.append(trino_s)
             duckdb_times.append(duckdb_s)
     return QueryRun(name, trino_times, duckdb_times, (len(trino_rows), len(duckdb_rows)), same_rows(trino_rows, duckdb_rows))
 
 
+def print_tables(snapshots: Mapping[TableKey, int], counts: Mapping[TableKey, int], *, snapshot: str = "snapshot") -> None:
+    """The tables read, their rows and pinned snapshots, as a Markdown table."""
+    print(f"| table | rows | {snapshot} |")
+    print("|---|---:|---|")
+    for (namespace, table), snapshot_id in snapshots.items():
+        print(f"| {namespace}.{table} | {counts[(namespace, table)]:,} | {snapshot_id} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", default="/tmp/bench-sql-home", help="stack home; reused if Gold is built there")
-    parser.add_argument("--days", type=int, default=2, help="demo days, if the home has no Gold yet")
-    parser.add_argument("--scale", type=float, default=1.0, help="demo scale (1 = ~1,000 orders a day)")
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--down", action="store_true", help="stop the stack at the end")
+    add_run_options(parser, days=2, down="stop the stack at the end")
     args = parser.parse_args()
 
     import duckdb
@@ -346,11 +382,7 @@ def main() -> None:
             services.down(settings)
 
     print(f"data: {data}; python {platform.python_version()}, duckdb {duckdb.__version__}")
-    print("| table | rows | snapshot |")
-    print("|---|---:|---|")
-    for (namespace, table), snapshot in snapshots.items():
-        print(f"| {namespace}.{table} | {counts[(namespace, table)]:,} | {snapshot} |")
-    print()
+    print_tables(snapshots, counts)
     print("| query | Trino p50 ms | DuckDB p50 ms | Trino/DuckDB | rows | same result |")
     print("|---|---:|---:|---:|---:|---|")
     for run in runs:
@@ -367,7 +399,7 @@ def main() -> None:
     )
     compared = [run for run in runs if run.same]
     if compared:
-        geomean = math.exp(statistics.fmean(math.log(run.ratio) for run in compared))
+        geomean = geometric_mean(run.ratio for run in compared)
         summed = sum(statistics.median(run.trino) for run in compared) / sum(statistics.median(run.duckdb) for run in compared)
         print(f"\nTrino/DuckDB over {len(compared)} queries with the same result: geometric mean of ratios **{geomean:.2f}**, "
               f"ratio of summed p50s **{summed:.2f}** (goal: 1.5 or less)")
