@@ -104,8 +104,7 @@ def run_days(
     from ingestion.synthetic import generate_sources
 
     generate_sources(settings.landing_dir, START, days, scale=scale, seed=7)
-    if storage.is_s3(settings.landing_location):  # the cluster deployment's landing prefix
-        storage.deliver(settings, settings.landing_dir, settings.landing_location)
+    storage.deliver_landing(settings)  # to the cluster deployment's S3 landing prefix
     clock = time.monotonic()
     spark = spark_session(settings, app_name=app_name)
     figures: dict = {"spark_start": time.monotonic() - clock, "days": []}

@@ -69,6 +69,15 @@ def files_under(settings: LakehouseSettings, location: str) -> list[str]:
     return [info.path for info in _files(filesystem(settings, location), path)]
 
 
+def deliver_landing(settings: LakehouseSettings, *, skip: Collection[str] = ()) -> list[str]:
+    """The deliveries generated into `landing_dir`, copied to the landing location when that is
+    an S3 prefix (the cluster deployment), except those in `skip`; the relative paths copied.
+    On a local landing folder the files are already where the pipeline reads them."""
+    if not is_s3(settings.landing_location):
+        return []
+    return deliver(settings, settings.landing_dir, settings.landing_location, skip=skip)
+
+
 def deliver(settings: LakehouseSettings, local_folder: Path, location: str, *, skip: Collection[str] = ()) -> list[str]:
     """Copy a local folder's files (landing deliveries made on this machine) to `location`, an
     S3 prefix, except those in `skip`; the relative paths copied. Links are not followed (what

@@ -251,7 +251,7 @@ def generate(
     if out is None and storage.is_s3(settings.landing_location):
         # The cluster deployment's landing prefix: the files generated here are delivered there.
         with console.status(f"delivering them to {settings.landing_location}"):
-            storage.deliver(settings, target, settings.landing_location)
+            storage.deliver_landing(settings)
     table = Table("source", "rows", "duplicates", "malformed", "late", "orphans")
     for source in sorted({entry.source for entry in report.entries}):
         entries = report.entries_for(source)

@@ -113,15 +113,14 @@ def _run_demo(
     entries: list[SourceDayReport] = []
     seconds["generate"] = 0.0
     # The cluster deployment's landing is an S3 prefix: the files generated here are copied there.
-    uploaded: list[str] = []
+    uploaded: set[str] = set()
 
     def deliver_through(batch: DayBatch) -> None:
         clock = time.monotonic()
         report(f"delivering sources through {batch.day}" + (f" into {', '.join(source_servers)}" if source_servers else ""))
         while not entries or entries[-1].day < batch.day:
             entries.extend(next(deliveries).entries)
-        if storage.is_s3(settings.landing_location):
-            uploaded.extend(storage.deliver(settings, settings.landing_dir, settings.landing_location, skip=set(uploaded)))
+        uploaded.update(storage.deliver_landing(settings, skip=uploaded))
         seconds["generate"] += time.monotonic() - clock
 
     clock = time.monotonic()

@@ -38,6 +38,13 @@ def test_files_under_a_local_folder_never_lists_or_follows_a_link(tmp_path: Path
     assert storage.files_under(settings, (tmp_path / "table" / "data").as_uri()) == [str(data / "day=1" / "a.parquet")]
 
 
+def test_landing_deliveries_stay_put_on_a_local_landing_folder(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    (settings.landing_dir / "orders").mkdir(parents=True)
+    (settings.landing_dir / "orders" / "orders.csv").write_text("id\n1\n")
+    assert storage.deliver_landing(settings) == []
+
+
 # --- On the cluster deployment's object store (integration) ---------------------
 
 
@@ -109,6 +116,11 @@ def test_an_s3_landing_prefix_is_listed_like_a_landing_folder(on_s3, tmp_path: P
     assert storage.deliver(on_s3, tmp_path / "landing", location, skip=delivered) == [f"orders/{day}/late.csv"]
     (folder / "late.csv").unlink()
     storage.filesystem(on_s3, location).delete_file(f"{storage.fs_path(location)}/orders/{day}/late.csv")
+    # The deployment's own landing folder goes to its landing prefix.
+    (on_s3.landing_dir / "fx").mkdir(parents=True, exist_ok=True)
+    (on_s3.landing_dir / "fx" / "rates.csv").write_text("day\n")
+    assert storage.deliver_landing(on_s3) == ["fx/rates.csv"]
+    assert storage.files_under(on_s3, f"{on_s3.landing_location}/fx") == [f"{storage.fs_path(on_s3.landing_location)}/fx/rates.csv"]
 
     listed = landing.list_day(location, "orders", day, "*.csv", filesystem=storage.filesystem(on_s3, location))
     (delivery,) = listed.files
