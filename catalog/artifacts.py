@@ -65,7 +65,8 @@ SEAWEEDFS_MODULE = "github.com/seaweedfs/seaweedfs"
 SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
 
 # Trino plugins unpacked into plugin/<name>; the core tarball has none of the connectors.
-TRINO_PLUGINS = ("iceberg",)
+# tpch serves the readiness probe's catalog (settings.TRINO_HEALTH_CATALOG).
+TRINO_PLUGINS = ("iceberg", "tpch")
 
 # The reference REST catalog server and what it needs at run time. The test
 # fixtures jar declares no dependencies of its own, so they are listed here.
@@ -105,7 +106,8 @@ def rest_catalog_dir(cache_dir: Path) -> Path:
 
 
 def trino_dir(cache_dir: Path) -> Path:
-    return cache_dir / f"trino-server-{TRINO_VERSION}"
+    # Named by its plugins too: a server unpacked before a plugin was added is not reused.
+    return cache_dir / f"trino-server-{TRINO_VERSION}-{'-'.join(TRINO_PLUGINS)}"
 
 
 def kafka_dir(cache_dir: Path) -> Path:

@@ -18,7 +18,7 @@ import yaml
 
 from catalog import artifacts, object_store
 from catalog.naming import GOLD
-from catalog.settings import LakehouseSettings
+from catalog.settings import TRINO_HEALTH_CATALOG, LakehouseSettings
 from catalog.trino_auth import KEYSTORE_KEY_ENV, SHARED_SECRET_ENV, TRINO_HEALTH_USER, SecretFiles, secret_files
 
 DOCKER_REST_HOST = "rest"
@@ -447,6 +447,7 @@ def trino_etc(
         f"catalog/{settings.catalog.name}.properties": _properties(
             trino_iceberg_catalog(endpoints, file_system=trino_file_system(endpoints.s3))
         ),
+        f"catalog/{TRINO_HEALTH_CATALOG}.properties": _properties({"connector.name": "tpch"}),
     }
     if auth is not None and worker:
         files["config.properties"] += _properties({"internal-communication.shared-secret": f"${{ENV:{SHARED_SECRET_ENV}}}"})
@@ -514,11 +515,14 @@ def trino_access_rules(settings: LakehouseSettings) -> dict:
     Gold its row filter does (see the table rules).
     """
     engineer, analyst = re.escape(settings.trino.user), re.escape(settings.trino.analyst_user)
-    health = re.escape(TRINO_HEALTH_USER)
+    health, probed = re.escape(TRINO_HEALTH_USER), re.escape(TRINO_HEALTH_CATALOG)
     catalog = re.escape(settings.catalog.name)
     everything = ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]
     return {
         "catalogs": [
+            # The probe's TPC-H catalog is the probe's alone; nobody else even lists it.
+            {"user": health, "catalog": probed, "allow": "read-only"},
+            {"catalog": probed, "allow": "none"},
             {"user": engineer, "catalog": ".*", "allow": "all"},
             # Read-only refuses every write, DDL and GRANT, whatever the table rules say.
             {"user": f"{analyst}|{health}", "catalog": f"{catalog}|system", "allow": "read-only"},
@@ -532,8 +536,8 @@ def trino_access_rules(settings: LakehouseSettings) -> dict:
             # a row-filtered table, the only way to keep table procedures away from Gold in Trino 476.
             {"user": analyst, "catalog": catalog, "schema": GOLD, "privileges": ["SELECT"], "filter": "true"},
             {"user": f"{analyst}|{health}", "schema": "information_schema", "privileges": ["SELECT"]},
-            # The readiness probe waits for an active node (see services._trino).
-            {"user": health, "catalog": "system", "schema": "runtime", "table": "nodes", "privileges": ["SELECT"]},
+            # The readiness probe's scan (see services._trino).
+            {"user": health, "catalog": probed, "schema": "tiny", "table": "region", "privileges": ["SELECT"]},
         ],
         # Catalog functions and procedures: the engineer only. Iceberg's `table_changes` reads any
         # table's rows; its procedures register, unregister and roll back tables, and

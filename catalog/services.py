@@ -29,7 +29,7 @@ from sqlglot import exp
 from catalog import artifacts, engine_config, jvm_aot, kafka_broker, object_store, postgres, spark_cluster, trino_auth
 from catalog.errors import ConfigError, ServiceError
 from catalog.java import KAFKA_JAVA, REST_CATALOG_JAVA, S3PROXY_JAVA, SPARK_JAVA, TRINO_JAVA, JavaRange, require_java
-from catalog.settings import LakehouseSettings
+from catalog.settings import TRINO_HEALTH_CATALOG, LakehouseSettings
 
 Report = Callable[[str], None]
 
@@ -169,16 +169,19 @@ def _trino(settings: LakehouseSettings) -> Service:
         port_setting="LAKEHOUSE_TRINO__PORT",
         url=url,
         health_url=f"{url}/v1/info",
-        # `starting: false` comes before the node manager's first refresh has seen
-        # the coordinator announce itself as a worker; until then table scans fail
-        # with NO_NODES_AVAILABLE (information_schema answers earlier, because it
-        # runs on the coordinator alone). The probe needs both an active node and an
-        # answer from the catalog's information_schema (the link to the REST catalog).
-        # On the cluster the coordinator runs no tasks itself: the active node must be the worker.
+        # `starting: false` comes seconds before a scan can run: the scheduler places a
+        # catalog's splits only on nodes whose announcement listed that catalog, and the
+        # coordinator's node list catches up with the announcements a refresh or two later.
+        # Until then scans fail with NO_NODES_AVAILABLE, while `system.runtime.nodes`
+        # already shows the node active and information_schema (run on the coordinator)
+        # answers. So the probe scans a table of the TPC-H catalog, which every node
+        # announces together with ours and which needs no table of ours, and asks the
+        # catalog's information_schema (the link to the REST catalog). On the cluster the
+        # coordinator schedules no splits on itself: the scan proves a worker is ready.
         is_healthy=lambda body: json.loads(body).get("starting") is False
         and _trino_answers(
             url,
-            _readiness_probe_sql(settings.catalog.name, workers_only=settings.deployment == "cluster"),
+            _readiness_probe_sql(settings.catalog.name),
             headers=_trino_probe_headers(settings),
             context=_ssl_context(ca_file),
         ),
@@ -690,15 +693,12 @@ def _probe(service: Service) -> bool:
         return False
 
 
-def _readiness_probe_sql(catalog_name: str, *, workers_only: bool = False) -> str:
+def _readiness_probe_sql(catalog_name: str) -> str:
     schemata = exp.table_("schemata", db="information_schema", catalog=catalog_name, quoted=True)
-    active_nodes = exp.select("count(*)").from_("system.runtime.nodes").where("state = 'active'")
-    if workers_only:
-        active_nodes = active_nodes.where("NOT coordinator")
+    region = exp.table_("region", db="tiny", catalog=TRINO_HEALTH_CATALOG, quoted=True)
+    scan_runs = exp.select("count(*) > 0").from_(region)
     catalog_answers = exp.select("count(*) > 0").from_(schemata)
-    return exp.select(
-        exp.and_(exp.GT(this=active_nodes.subquery(), expression=exp.Literal.number(0)), catalog_answers.subquery())
-    ).sql(dialect="trino")
+    return exp.select(exp.and_(scan_runs.subquery(), catalog_answers.subquery())).sql(dialect="trino")
 
 
 def _trino_answers(url: str, sql: str, *, headers: dict[str, str], context: ssl.SSLContext | None) -> bool:

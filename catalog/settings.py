@@ -32,6 +32,9 @@ from catalog.errors import ConfigError
 ENV_PREFIX = "LAKEHOUSE_"
 CONFIG_FILE_ENV = "LAKEHOUSE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("lakehouse.yaml")
+# Trino's catalog of TPC-H tables the readiness probe scans (catalog/services.py): always
+# there, holding no data of ours; Trino's own `system` is reserved as well.
+TRINO_HEALTH_CATALOG = "lakehouse_health"
 
 
 class _Section(BaseModel):
@@ -71,6 +74,13 @@ class CatalogSettings(_Section):
     postgres_url: str | None = None
     postgres_user: str = "iceberg"
     postgres_password: SecretStr = SecretStr("")
+
+    @field_validator("name")
+    @classmethod
+    def _not_trino_reserved(cls, name: str) -> str:
+        if name in ("system", TRINO_HEALTH_CATALOG):
+            raise ValueError(f"catalog.name {name!r} is one of Trino's own catalogs: choose another name")
+        return name
 
     @model_validator(mode="after")
     def _postgres_needs_url(self) -> CatalogSettings:

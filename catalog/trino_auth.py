@@ -34,7 +34,7 @@ from catalog.secret_files import create_once as _create_once
 from catalog.secret_files import write_private as _write_private
 from catalog.settings import LakehouseSettings
 
-# The user `up` probes readiness as (a scan of information_schema, nothing else).
+# The user `up` probes readiness as (a scan of the TPC-H health catalog and of information_schema, nothing else).
 TRINO_HEALTH_USER = "lakehouse-health"
 
 # Trino reads these from its environment: `${ENV:NAME}` in config.properties.

@@ -11,6 +11,8 @@ import pytest
 from trino.exceptions import TrinoUserError
 
 from catalog.naming import BRONZE, GOLD, SILVER, TableName, namespace_sql
+from catalog.settings import TRINO_HEALTH_CATALOG
+from catalog.trino_auth import TRINO_HEALTH_USER
 from catalog.trino_connection import trino_connection
 
 pytestmark = pytest.mark.integration
@@ -106,6 +108,15 @@ def test_analyst_sees_only_gold_schemas(stack, probes) -> None:
     schemas = {row[0] for row in _as_analyst(stack, f"SHOW SCHEMAS FROM {stack.catalog.name}")}
     assert "gold" in schemas
     assert not schemas & {"bronze", "silver"}
+
+
+def test_only_the_readiness_probe_sees_its_catalog(stack) -> None:
+    probe_region = f"{TRINO_HEALTH_CATALOG}.tiny.region"
+    assert _execute(stack, f"SELECT count(*) FROM {probe_region}", user=TRINO_HEALTH_USER) == [[5]]
+    for user in (stack.trino.user, stack.trino.analyst_user):
+        assert TRINO_HEALTH_CATALOG not in {row[0] for row in _execute(stack, "SHOW CATALOGS", user=user)}, user
+        with pytest.raises(TrinoUserError, match="Access Denied"):
+            _execute(stack, f"SELECT count(*) FROM {probe_region}", user=user)
 
 
 # Every kind of statement in Trino 476 that writes, administers, or reads outside Gold, run as the

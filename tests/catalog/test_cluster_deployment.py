@@ -78,12 +78,6 @@ def test_on_the_cluster_only_brings_the_nodes_a_service_cannot_work_without(tmp_
         services.start(local, only=["spark-master"])
 
 
-def test_trino_readiness_on_the_cluster_waits_for_an_active_worker() -> None:
-    # The coordinator schedules nothing on itself: until a worker is active, scans fail with NO_NODES_AVAILABLE.
-    assert "NOT coordinator" in services._readiness_probe_sql("iceberg", workers_only=True)
-    assert "coordinator" not in services._readiness_probe_sql("iceberg")
-
-
 # --- The cluster, started for real ----------------------------------------------------
 
 

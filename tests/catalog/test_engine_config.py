@@ -55,8 +55,14 @@ def test_trino_access_rules_name_the_configured_principals_and_catalog(settings)
     analyst_tables = [rule for rule in rules["tables"] if rule["user"] == "analyst"]
     # The always-true filter makes Trino refuse the analyst table procedures (see trino_access_rules).
     assert analyst_tables == [{"user": "analyst", "catalog": "lake", "schema": "gold", "privileges": ["SELECT"], "filter": "true"}]
-    analyst_catalogs = [rule for rule in rules["catalogs"] if "analyst" in rule["user"]]
+    analyst_catalogs = [rule for rule in rules["catalogs"] if "analyst" in rule.get("user", "")]
     assert {rule["allow"] for rule in analyst_catalogs} == {"read-only"}
+    # The readiness probe's TPC-H catalog: read by the probe, closed to everyone else, the engineer too.
+    assert rules["catalogs"][:2] == [
+        {"user": "lakehouse\\-health", "catalog": "lakehouse_health", "allow": "read-only"},
+        {"catalog": "lakehouse_health", "allow": "none"},
+    ]
+    assert _properties(files["catalog/lakehouse_health.properties"]) == {"connector.name": "tpch"}
     # A section left out allows everyone; each is written out, and only the engineer gets more than queries.
     for section in ("functions", "procedures", "system_session_properties", "catalog_session_properties", "impersonation", "authorization"):
         assert all(rule.get("user") == "engineer" for rule in rules[section]), section
@@ -480,7 +486,7 @@ def test_trino_worker_differs_from_the_coordinator_only_where_it_must(tmp_path: 
     settings = _cluster(tmp_path, trino={"port": 9080, "worker_port": 9081})
     coordinator, worker = _trino_nodes(settings)
     assert worker.keys() == coordinator.keys()
-    same = {"catalog/lake.properties", "jvm.config", "log.properties", "rules.json"}
+    same = {"catalog/lake.properties", "catalog/lakehouse_health.properties", "jvm.config", "log.properties", "rules.json"}
     assert {name for name in worker if worker[name] == coordinator[name]} == same
     # The rules file sits in each node's own etc/.
     assert _properties(worker["access-control.properties"]) == {"access-control.name": "file", "security.config-file": "/e/worker/rules.json"}

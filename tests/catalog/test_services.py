@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
 import pytest
 
 from catalog import jvm_aot, services
+from catalog.iceberg_catalog import iceberg_catalog
+from catalog.trino_connection import trino_connection
 from catalog.errors import ConfigError, ServiceError
 from catalog.settings import load_settings
 from tests.conftest import SHARED_CACHE, cache_without_aot, processes_under
@@ -90,8 +93,19 @@ def test_start_waits_for_each_service_only_when_asked(tmp_path: Path) -> None:
         # Trino takes seconds to boot: launched, alive, not yet answering.
         states = {s.name: s.state for s in services.status(settings)}
         assert (states["rest-catalog"], states["trino"]) == ("running", "unhealthy")
+        # Meanwhile the demo writes its tables, to query them the moment Trino is ready.
+        catalog_client = iceberg_catalog(settings)
+        catalog_client.create_namespace("silver")
+        table = catalog_client.create_table("silver.ready", schema=pa.schema([pa.field("id", pa.int64())]))
+        table.append(pa.table({"id": [1, 2, 3]}))
 
         ready = startup.wait()
+        # Ready means a scan runs: `starting: false` and an active node come seconds before
+        # Trino can place a catalog's splits (NO_NODES_AVAILABLE in between).
+        with trino_connection(settings) as connection:
+            cursor = connection.cursor()
+            cursor.execute("SELECT sum(id) FROM iceberg.silver.ready")
+            assert cursor.fetchall() == [[6]]
         assert [(s.name, s.state) for s in ready] == [
             ("rest-catalog", "running"), ("trino", "running"), ("crm-api", "running"), ("postgres", "running"), ("kafka", "running")
         ]

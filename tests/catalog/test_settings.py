@@ -53,6 +53,12 @@ def test_missing_config_file_is_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings()
 
 
+@pytest.mark.parametrize("name", ["system", "lakehouse_health"])
+def test_the_catalog_may_not_take_a_name_trino_uses(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"catalog.name '{name}' is one of Trino's own catalogs: choose another name"):
+        load_settings(catalog={"name": name})
+
+
 def test_postgres_backend_requires_a_url() -> None:
     with pytest.raises(ConfigError, match="LAKEHOUSE_CATALOG__POSTGRES_URL"):
         load_settings(catalog={"backend": "postgresql"})
