@@ -439,14 +439,30 @@ def spark_needs(settings: LakehouseSettings) -> tuple[str, ...]:
     return ("object-store", "rest-catalog", "spark-master", *spark_cluster.worker_names(settings))
 
 
-def _with_companions(settings: LakehouseSettings, names: Collection[str]) -> set[str]:
-    """On the cluster, a service named in `only` brings the nodes it cannot work without: the
+def _with_nodes(settings: LakehouseSettings, names: Collection[str]) -> set[str]:
+    """The names, and on the cluster the other nodes each cannot work without: the
     coordinator schedules no task on itself, and the master runs nothing without workers."""
     found = set(names)
     if settings.deployment == "cluster":
-        companions = {"trino": ["trino-worker"], "spark-master": spark_cluster.worker_names(settings)}
+        peers = {"trino": ["trino-worker"], "spark-master": spark_cluster.worker_names(settings)}
         for name in names:
-            found.update(companions.get(name, []))
+            found.update(peers.get(name, []))
+    return found
+
+
+def _with_needs(settings: LakehouseSettings, names: Collection[str]) -> set[str]:
+    """The names, their nodes, and every service they cannot work without, as compose's
+    `depends_on` brings them: Trino serves the REST catalog's tables (its readiness asks
+    the catalog), and on the cluster the catalog keeps them in the object store."""
+    needs = {"trino": ["rest-catalog"], "trino-worker": ["rest-catalog"]}
+    if settings.deployment == "cluster":
+        needs["rest-catalog"] = ["object-store"]
+    found, todo = set(), list(_with_nodes(settings, names))
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += needs.get(name, [])
     return found
 
 
@@ -456,7 +472,8 @@ def _with_companions(settings: LakehouseSettings, names: Collection[str]) -> set
 def up(
     settings: LakehouseSettings, report: Report = lambda _: None, *, only: Collection[str] | None = None
 ) -> list[ServiceStatus]:
-    """Start every service, or the ones named in `only` (Spark alone needs only "rest-catalog"), and wait until each is healthy."""
+    """Start every service, or the ones named in `only` with what they need (Spark alone needs
+    only "rest-catalog"; "trino" brings it too), and wait until each is healthy."""
     return start(settings, report, only=only).wait()
 
 
@@ -513,8 +530,9 @@ def start(
     """
     _check_names(settings, only or ())
     deployed = services(settings)
-    wanted = None if only is None else _with_companions(settings, only)
-    low_priority = _with_companions(settings, low_priority)
+    wanted = None if only is None else _with_needs(settings, only)
+    # What a low-priority service needs runs at normal priority: the caller may wait for it first.
+    low_priority = _with_nodes(settings, low_priority)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if settings.deployment == "local":  # on the cluster, the warehouse is the object store's bucket
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]

@@ -95,7 +95,7 @@ def _reporter(status: Any) -> Callable[[str], None]:
 def up(
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Start only this service (repeatable), e.g. --only object-store. Default: all of the deployment's."),
+        typer.Option("--only", help="Start only this service and what it needs (repeatable), e.g. --only trino, which brings the REST catalog. Default: all of the deployment's."),
     ] = None,
 ) -> None:
     """Start the REST catalog, Trino and the source servers (PostgreSQL, Kafka, the CRM API), and with

@@ -68,12 +68,15 @@ def test_cluster_adds_the_trino_worker_the_master_and_each_spark_worker(tmp_path
     assert services.spark_needs(settings) == ("object-store", "rest-catalog", "spark-master", "spark-worker-1", "spark-worker-2", "spark-worker-3")
 
 
-def test_on_the_cluster_only_brings_the_nodes_a_service_cannot_work_without(tmp_path: Path) -> None:
+def test_only_brings_the_nodes_and_services_a_service_cannot_work_without(tmp_path: Path) -> None:
     local = load_settings(home=tmp_path)
     cluster = load_settings(home=tmp_path, deployment="cluster")
-    assert services._with_companions(local, ["trino"]) == {"trino"}
-    assert services._with_companions(cluster, ["trino", "kafka"]) == {"trino", "trino-worker", "kafka"}
-    assert services._with_companions(cluster, ["spark-master"]) == {"spark-master", "spark-worker-1", "spark-worker-2"}
+    assert services._with_needs(local, ["trino"]) == {"trino", "rest-catalog"}
+    assert services._with_needs(local, ["kafka"]) == {"kafka"}
+    assert services._with_needs(cluster, ["trino", "kafka"]) == {"trino", "trino-worker", "rest-catalog", "object-store", "kafka"}
+    assert services._with_needs(cluster, ["spark-master"]) == {"spark-master", "spark-worker-1", "spark-worker-2"}
+    # Booting at low priority, Trino's worker does too; the catalog it needs does not.
+    assert services._with_nodes(cluster, ["trino"]) == {"trino", "trino-worker"}
     with pytest.raises(ConfigError, match="^spark-master runs only in the cluster deployment, and this one is local: set LAKEHOUSE_DEPLOYMENT=cluster$"):
         services.start(local, only=["spark-master"])
 
