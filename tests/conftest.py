@@ -49,17 +49,22 @@ MAINTAIN_AFTER_RUN_ENV = "LAKEHOUSE_MAINTENANCE__AFTER_RUN"
 os.environ[MAINTAIN_AFTER_RUN_ENV] = "false"
 
 
-def cache_without_aot(root: Path) -> Path:
-    """An artifact cache under `root` linking the shared artifacts but not Trino's AOT cache,
-    for tests that must see a Trino record one, as on a fresh machine."""
-    from catalog import jvm_aot
-
+def cache_without(root: Path, *names: str) -> Path:
+    """An artifact cache under `root` linking the shared artifacts but the folders `names`."""
     cache = root / "cache"
     cache.mkdir()
     for entry in SHARED_CACHE.iterdir():
-        if entry.name != jvm_aot.CACHE_FOLDER:
+        if entry.name not in names:
             (cache / entry.name).symlink_to(entry)
     return cache
+
+
+def cache_without_aot(root: Path) -> Path:
+    """The shared artifacts but not Trino's AOT cache, for tests that must see a Trino record
+    one, as on a fresh machine."""
+    from catalog import jvm_aot
+
+    return cache_without(root, jvm_aot.CACHE_FOLDER)
 
 
 def processes_under(home: Path) -> list[psutil.Process]:

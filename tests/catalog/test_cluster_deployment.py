@@ -36,7 +36,7 @@ from catalog.naming import TableName
 from catalog.settings import LakehouseSettings, load_settings
 from catalog.trino_connection import trino_connection
 from tests.catalog.cluster_job import KEYS, NAMESPACE, ROWS
-from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CLUSTER_PORT_BASE, processes_under
+from tests.conftest import REPO_ROOT, SHARED_CACHE, TEST_CLUSTER_PORT_BASE, cache_without, processes_under
 
 CLUSTER_SERVICES = ["object-store", "rest-catalog", "trino", "trino-worker", "spark-master", "spark-worker-1", "spark-worker-2"]
 # Seconds after the second Spark job starts before its worker is killed: its first stage
@@ -420,12 +420,15 @@ def _first_days(env: dict[str, str]) -> None:
     assert backfill.returncode == 0, backfill.stdout[-3000:] + backfill.stderr[-3000:]
 
 
-def _local_reference(home: Path) -> dict[str, tuple[int, str]]:
+def _local_reference(home: Path, cache_root: Path) -> dict[str, tuple[int, str]]:
     """The same days on the local deployment (file:// warehouse, Spark local, one Trino): the
-    expected checksums. Only subprocesses and PyIceberg, so that it can run in a thread."""
+    expected checksums. Only subprocesses and PyIceberg, so that it can run in a thread.
+    Spark's Ivy cache is its own: on a fresh machine the cluster's Spark fetches into the
+    shared one meanwhile, and Ivy cannot update a cache from two processes at once
+    (NVIDIA/cudf-spark#6577)."""
     port = TEST_CLUSTER_PORT_BASE + 10
     values = {
-        "home": str(home), "cache_dir": str(SHARED_CACHE), "pipeline": {"sources": "files"},
+        "home": str(home), "cache_dir": str(cache_without(cache_root, "ivy")), "pipeline": {"sources": "files"},
         "catalog": {"port": port}, "trino": {"port": port + 1, "https_port": port + 2, "heap_gb": 2},
         "spark": {"driver_memory": "1g", "shuffle_partitions": 4},
     }
@@ -456,7 +459,7 @@ def local_reference_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fu
     """The local reference, started in the background as the module's cluster comes up: it
     runs beside the cluster's own tests instead of after them (about 3 minutes of CI)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-reference") as pool:
-        yield pool.submit(_local_reference, tmp_path_factory.mktemp("local-home"))
+        yield pool.submit(_local_reference, tmp_path_factory.mktemp("local-home"), tmp_path_factory.mktemp("local-cache"))
 
 
 @pytest.fixture(scope="module")
