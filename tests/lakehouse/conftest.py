@@ -133,8 +133,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         services.down(settings)
 
 
-
-
 @dataclass(frozen=True)
 class WheelDemo:
     """`lakehouse demo` from the wheel, and what the services looked like when it ended."""
